@@ -1,0 +1,131 @@
+"""ImageCache: the API the command line and the window share for one cache folder."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+from core.batch import refresh_concurrently
+from core.http_client import ProgressCallback, check_url
+from core.manifest import Manifest
+from core.models import HistoryEntry, ImageEntry, RefreshResult
+from core.naming import normalize_category
+from core.refresh import Refresher
+from core.scan import scan_cached_files
+from core.settings import RefreshSettings
+from core.storage import CacheStorage
+
+log = logging.getLogger(__name__)
+
+
+class ImageCache:
+    """One cache folder: its manifest, its files and the refresher that updates them."""
+
+    def __init__(self, root: Path, settings: RefreshSettings | None = None) -> None:
+        self.settings = settings or RefreshSettings()
+        self.storage = CacheStorage(root)
+        self.manifest = Manifest(self.storage.manifest_path)
+        self._refresher = Refresher(self.storage, self.manifest, self.settings)
+
+    @property
+    def root(self) -> Path:
+        return self.storage.root
+
+    def open(self) -> ImageCache:
+        """Prepare the folder; rebuild a missing manifest from the files on disk."""
+        self.storage.open()
+        if self.manifest.open():
+            found = self.manifest.add_scanned_files(scan_cached_files(self.storage))
+            if found:
+                log.info("rebuilt the manifest: %d file(s) found on disk, with no known URL", found)
+        return self
+
+    def close(self) -> None:
+        self.storage.close()
+
+    def __enter__(self) -> ImageCache:
+        return self.open()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def entries(self, category: str | None = None) -> list[ImageEntry]:
+        return self.manifest.entries(normalize_category(category) if category else None)
+
+    def add_urls(self, urls: Iterable[str], category: str) -> list[ImageEntry]:
+        """Record URLs in the manifest under a category; raise RefreshError for a bad URL."""
+        urls = [url.strip() for url in urls]
+        for url in urls:
+            check_url(url)
+        return self.manifest.add_urls(urls, normalize_category(category))
+
+    def find(self, target: str) -> ImageEntry | None:
+        """The entry for a URL, or for the path of a cached file (absolute or cache-relative)."""
+        if "://" in target:
+            return self.manifest.by_url(target)
+        for candidate in (Path(target), self.root / target):
+            rel_path = self.storage.relative(candidate)
+            if rel_path is not None and (entry := self.manifest.by_path(rel_path)):
+                return entry
+        return None
+
+    def path_of(self, entry: ImageEntry) -> Path | None:
+        return entry.path_in(self.root)
+
+    def history(self, entry: ImageEntry) -> list[HistoryEntry]:
+        return self.manifest.history(entry)
+
+    def remove(self, entry: ImageEntry) -> None:
+        """Forget an image and delete its cached file."""
+        with self.storage.image_lock(entry.key):
+            path = self.path_of(entry)
+            if path is not None:
+                path.unlink(missing_ok=True)
+            self.manifest.remove(entry)
+        log.info("removed %s from the cache", entry.url or entry.rel_path)
+
+    def refresh(
+        self,
+        entry: ImageEntry,
+        *,
+        force_refresh: bool,
+        check_for_updates: bool = False,
+        cancel: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RefreshResult:
+        return self._refresher.refresh(
+            entry.key,
+            force_refresh=force_refresh,
+            check_for_updates=check_for_updates,
+            cancel=cancel,
+            progress=progress,
+        )
+
+    def refresh_many(
+        self,
+        entries: Iterable[ImageEntry],
+        *,
+        force_refresh: bool,
+        check_for_updates: bool = False,
+        jobs: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[RefreshResult]:
+        """Refresh entries concurrently (`jobs`, default from settings); yield as they finish."""
+        stop = cancel or threading.Event()
+
+        def refresh_one(key: str) -> RefreshResult:
+            return self._refresher.refresh(
+                key, force_refresh=force_refresh, check_for_updates=check_for_updates, cancel=stop
+            )
+
+        return refresh_concurrently(
+            refresh_one, (e.key for e in entries), jobs=jobs or self.settings.jobs, cancel=stop
+        )

@@ -1,0 +1,334 @@
+"""The `image-refresh` command line (contract: shared/docs/cli-contract.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from core import __version__
+from core.cache import ImageCache
+from core.http_client import check_url
+from core.logging_setup import configure_logging
+from core.manifest import ManifestError
+from core.models import Action, ImageEntry, RefreshError, RefreshResult
+from core.naming import InvalidCategoryError, normalize_category
+from core.settings import DEFAULT_CATEGORY, RefreshSettings, default_cache_dir
+from core.storage import CacheDirError
+from core.timestamps import format_mtime
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+WindowOpener = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
+
+
+def _category(text: str) -> str:
+    try:
+        return normalize_category(text)
+    except InvalidCategoryError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="cache folder (default: $IMAGE_REFRESH_CACHE_DIR or the user cache)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="log records on stderr")
+    network = argparse.ArgumentParser(add_help=False)
+    network.add_argument("--json", action="store_true", help="one JSON object per target on stdout")
+    network.add_argument("--jobs", type=_positive_int, default=8, help="downloads at once (8)")
+    network.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=30.0,
+        help="seconds to connect and between bytes (30)",
+    )
+    network.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        default=52_428_800,
+        help="largest accepted image (50 MiB)",
+    )
+    network.add_argument(
+        "--retries", type=_non_negative_int, default=3, help="retries of transient failures (3)"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="image-refresh",
+        description="List cached web images and force-refresh them without ever losing one.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"image-refresh {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = commands.add_parser("gui", parents=[common], help="open the window (the default)")
+    gui.add_argument("--demo", action="store_true", help="open on generated sample images")
+
+    add = commands.add_parser(
+        "add", parents=[common, network], help="record URLs and download the new ones"
+    )
+    add.add_argument("urls", nargs="*", metavar="URL")
+    add.add_argument("--category", type=_category, default=DEFAULT_CATEGORY)
+    add.add_argument(
+        "--from-file",
+        type=Path,
+        metavar="FILE",
+        help="read URLs from FILE, one a line ('-': stdin)",
+    )
+
+    refresh = commands.add_parser(
+        "refresh", parents=[common, network], help="download missing, force-refresh or check images"
+    )
+    refresh.add_argument(
+        "targets", nargs="*", metavar="TARGET", help="a URL in the manifest or a cached file's path"
+    )
+    refresh.add_argument("--all", action="store_true", help="every image in the cache")
+    refresh.add_argument("--category", type=_category, help="only images of this category")
+    mode = refresh.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--force", action="store_true", help="delete and download again, unconditionally"
+    )
+    mode.add_argument(
+        "--check", action="store_true", help="conditional request; replace only if changed"
+    )
+
+    listing = commands.add_parser("list", parents=[common], help="list the cached images")
+    listing.add_argument("--category", type=_category)
+    listing.add_argument("--json", action="store_true")
+    for subcommand in (gui, add, refresh, listing):
+        subcommand.set_defaults(command_parser=subcommand)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "gui"
+    if command == "gui":
+        if open_window is None:
+            print("image-refresh: the window is not available in this build", file=sys.stderr)
+            return EXIT_FAILED
+        return open_window(args)
+    configure_logging(args.verbose)
+    try:
+        settings = RefreshSettings(
+            jobs=getattr(args, "jobs", 8),
+            timeout=getattr(args, "timeout", 30.0),
+            max_bytes=getattr(args, "max_bytes", 52_428_800),
+            retries=getattr(args, "retries", 3),
+        )
+        with ImageCache(args.cache_dir or default_cache_dir(), settings) as cache:
+            if command == "list":
+                return _list(cache, args)
+            if command == "add":
+                return _add(cache, args)
+            return _refresh(cache, args)
+    except UsageError as error:
+        args.command_parser.error(str(error))
+    except (CacheDirError, ManifestError) as error:
+        print(f"image-refresh: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(
+            "image-refresh: interrupted; finished images are kept, the rest are untouched",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _read_urls(args: argparse.Namespace) -> list[str]:
+    urls = list(args.urls)
+    if args.from_file is not None:
+        try:
+            text = (
+                sys.stdin.read()
+                if str(args.from_file) == "-"
+                else args.from_file.read_text("utf-8")
+            )
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"cannot read {args.from_file}: {error}") from error
+        urls += [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    if not urls:
+        raise UsageError("no URLs given: name them, or use --from-file")
+    return list(dict.fromkeys(urls))
+
+
+def _add(cache: ImageCache, args: argparse.Namespace) -> int:
+    urls = _read_urls(args)
+    rejected: list[RefreshResult] = []
+    accepted: list[str] = []
+    for url in urls:
+        try:
+            check_url(url)
+            accepted.append(url)
+        except RefreshError as error:
+            rejected.append(
+                RefreshResult(
+                    url,
+                    args.category,
+                    None,
+                    Action.FAILED,
+                    False,
+                    error=error.message,
+                    reason=error.reason,
+                )
+            )
+    entries = cache.add_urls(accepted, args.category)
+    results = cache.refresh_many(entries, force_refresh=False, jobs=args.jobs)
+    return _report(_chain(rejected, results), args.json, started=time.monotonic())
+
+
+def _chain(
+    first: Iterable[RefreshResult], then: Iterable[RefreshResult]
+) -> Iterable[RefreshResult]:
+    yield from first
+    yield from then
+
+
+def _refresh(cache: ImageCache, args: argparse.Namespace) -> int:
+    entries = _resolve_targets(cache, args)
+    skipped = [e for e in entries if e.url is None and not args.targets]
+    if skipped:
+        print(
+            f"{len(skipped)} file(s) found on disk without a source URL are skipped",
+            file=sys.stderr,
+        )
+        entries = [e for e in entries if e.url is not None or args.targets]
+    cancel = threading.Event()
+    results = cache.refresh_many(
+        entries,
+        force_refresh=args.force,
+        check_for_updates=args.check,
+        jobs=args.jobs,
+        cancel=cancel,
+    )
+    return _report(results, args.json, started=time.monotonic())
+
+
+def _resolve_targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageEntry]:
+    if not args.targets and not args.all and not args.category:
+        raise UsageError("no targets: name URLs or cached files, or use --all or --category")
+    if args.targets:
+        entries = []
+        for target in args.targets:
+            entry = cache.find(target)
+            if entry is None:
+                raise UsageError(
+                    f"unknown target {target!r}: not a URL or file in the cache {cache.root}"
+                )
+            entries.append(entry)
+        if args.category:
+            entries = [e for e in entries if e.category == args.category]
+    else:
+        entries = cache.entries(args.category)
+    return list({e.key: e for e in entries}.values())
+
+
+def _report(results: Iterable[RefreshResult], as_json: bool, started: float) -> int:
+    counts: Counter[Action] = Counter()
+    for result in results:
+        counts[result.action] += 1
+        if as_json:
+            print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)
+        else:
+            _print_result_line(result, sys.stdout)
+    summary = ", ".join(f"{n} {action.value}" for action, n in sorted(counts.items()))
+    print(f"{summary or 'nothing to do'} in {time.monotonic() - started:.2f} s", file=sys.stderr)
+    return EXIT_OK if counts[Action.FAILED] + counts[Action.CANCELLED] == 0 else EXIT_FAILED
+
+
+def _print_result_line(result: RefreshResult, out: TextIO) -> None:
+    mtimes = f"{format_mtime(result.before_mtime)} → {format_mtime(result.after_mtime)}"
+    size = "" if result.after_size is None else f"{result.after_size:>9,}"
+    where = str(result.path) if result.path else result.url or ""
+    line = f"{result.action.value:<10} {mtimes}  {size:>9}  {where}"
+    if result.error:
+        line += f"\n{'':<10} error: {result.error}"
+        if result.url and result.path:
+            line += f"\n{'':<10} url: {result.url}"
+    print(line, file=out, flush=True)
+
+
+def _list(cache: ImageCache, args: argparse.Namespace) -> int:
+    entries = cache.entries(args.category)
+    for entry in entries:
+        path = cache.path_of(entry)
+        try:
+            stat = path.stat() if path else None
+        except OSError:
+            stat = None
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "url": entry.url,
+                        "path": str(path) if path else None,
+                        "category": entry.category,
+                        "exists": stat is not None,
+                        "mtime": stat.st_mtime if stat else None,
+                        "bytes": stat.st_size if stat else None,
+                        "sha256": entry.sha256,
+                        "width": entry.width,
+                        "height": entry.height,
+                        "content_type": entry.content_type,
+                        "last_outcome": entry.last_outcome,
+                        "last_error": entry.last_error,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            dims = f"{entry.width}×{entry.height}" if entry.width else "?"
+            state = format_mtime(stat.st_mtime) if stat else "(missing)"
+            size = f"{stat.st_size:,}" if stat else ""
+            where = f"{entry.rel_path or '-'}  {entry.url or '(no URL)'}"
+            print(f"{entry.category:<12} {state:<23} {size:>11} {dims:>11}  {where}")
+    if not args.json:
+        print(f"{len(entries)} image(s) in {cache.root}", file=sys.stderr)
+    return EXIT_OK

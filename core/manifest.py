@@ -1,0 +1,205 @@
+"""The manifest: one SQLite row per cached image plus a history of refreshes.
+
+Each operation opens its own short connection and transaction, so threads and processes can
+share the file (WAL mode, a busy timeout) without holding locks across network I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import fields
+from pathlib import Path
+
+from core.models import HistoryEntry, ImageEntry
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    url TEXT UNIQUE,
+    category TEXT NOT NULL,
+    rel_path TEXT UNIQUE,
+    size INTEGER,
+    sha256 TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    content_type TEXT,
+    width INTEGER,
+    height INTEGER,
+    downloaded_at REAL,
+    last_outcome TEXT,
+    last_error TEXT
+);
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    at REAL NOT NULL,
+    mode TEXT NOT NULL,
+    force_refresh INTEGER NOT NULL,
+    before_mtime REAL,
+    after_mtime REAL,
+    before_sha256 TEXT,
+    after_sha256 TEXT,
+    outcome TEXT NOT NULL,
+    error TEXT
+);
+CREATE INDEX history_by_image ON history(image_id, at);
+"""
+_ENTRY_COLUMNS = [f.name for f in fields(ImageEntry)]
+_SELECT = f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM images"
+
+
+class ManifestError(Exception):
+    """The manifest cannot be read; the message says what to do. Images are never touched."""
+
+
+class Manifest:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def open(self) -> bool:
+        """Create or check the manifest; return True if it was just created."""
+        created = not self.path.exists()
+        with self._connect() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            elif version > SCHEMA_VERSION:
+                raise ManifestError(
+                    f"the manifest {self.path} was written by a newer Image Refresh"
+                    f" (schema {version}); please update the program"
+                )
+        return created
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as error:
+            raise ManifestError(f"cannot open the manifest {self.path}: {error}") from error
+        try:
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+            yield db
+        except sqlite3.DatabaseError as error:
+            raise ManifestError(
+                f"the manifest {self.path} is damaged ({error}). Your images are untouched;"
+                " move the manifest aside and run again to rebuild it from the files on disk."
+            ) from error
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def entries(self, category: str | None = None) -> list[ImageEntry]:
+        query, args = _SELECT, ()
+        if category is not None:
+            query, args = f"{_SELECT} WHERE category = ?", (category,)  # type: ignore[assignment]
+        with self._connect() as db:
+            return [
+                ImageEntry(*row)
+                for row in db.execute(f"{query} ORDER BY category, rel_path, url", args)
+            ]
+
+    def by_url(self, url: str) -> ImageEntry | None:
+        return self._one("url = ?", url)
+
+    def by_path(self, rel_path: str) -> ImageEntry | None:
+        return self._one("rel_path = ?", rel_path)
+
+    def by_key(self, key: str) -> ImageEntry | None:
+        if key.startswith("path:"):
+            return self.by_path(key.removeprefix("path:"))
+        return self.by_url(key)
+
+    def _one(self, where: str, value: str) -> ImageEntry | None:
+        with self._connect() as db:
+            row = db.execute(f"{_SELECT} WHERE {where}", (value,)).fetchone()
+        return ImageEntry(*row) if row else None
+
+    def add_urls(self, urls: Iterable[str], category: str) -> list[ImageEntry]:
+        """Record URLs (keeping the category of those already known); return their entries."""
+        urls = list(dict.fromkeys(urls))
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO images (url, category) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
+                [(url, category) for url in urls],
+            )
+            rows = {
+                row[0]: ImageEntry(*row)
+                for url in urls
+                for row in db.execute(f"{_SELECT} WHERE url = ?", (url,))
+            }
+        return [rows[url] for url in urls]
+
+    def add_scanned_files(self, files: Iterable[ImageEntry]) -> int:
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                f"INSERT INTO images ({', '.join(_ENTRY_COLUMNS)})"
+                f" VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)})"
+                " ON CONFLICT(rel_path) DO NOTHING",
+                [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in files],
+            )
+            return db.total_changes - before
+
+    def record_refresh(self, entry: ImageEntry, history: HistoryEntry) -> None:
+        """Store the entry's new state and append the refresh to its history, atomically."""
+        assignments = ", ".join(f"{c} = ?" for c in _ENTRY_COLUMNS if c != "url")
+        values = [getattr(entry, c) for c in _ENTRY_COLUMNS if c != "url"]
+        key_column, key = ("url", entry.url) if entry.url else ("rel_path", entry.rel_path)
+        with self._transaction() as db:
+            row = db.execute(f"SELECT id FROM images WHERE {key_column} = ?", (key,)).fetchone()
+            if row is None:
+                return  # removed from the cache while it was being refreshed
+            db.execute(f"UPDATE images SET {assignments} WHERE id = ?", (*values, row[0]))
+            db.execute(
+                "INSERT INTO history (image_id, at, mode, force_refresh, before_mtime, after_mtime,"
+                " before_sha256, after_sha256, outcome, error) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    row[0],
+                    history.at,
+                    history.mode,
+                    int(history.force_refresh),
+                    history.before_mtime,
+                    history.after_mtime,
+                    history.before_sha256,
+                    history.after_sha256,
+                    history.outcome,
+                    history.error,
+                ),
+            )
+
+    def history(self, entry: ImageEntry, limit: int = 100) -> list[HistoryEntry]:
+        key_column, key = ("url", entry.url) if entry.url else ("rel_path", entry.rel_path)
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT h.at, h.mode, h.force_refresh, h.before_mtime, h.after_mtime,"
+                " h.before_sha256, h.after_sha256, h.outcome, h.error FROM history h"
+                f" JOIN images i ON i.id = h.image_id WHERE i.{key_column} = ?"
+                " ORDER BY h.at DESC, h.id DESC LIMIT ?",
+                (key, limit),
+            ).fetchall()
+        return [HistoryEntry(r[0], r[1], bool(r[2]), *r[3:]) for r in rows]
+
+    def remove(self, entry: ImageEntry) -> None:
+        key_column, key = ("url", entry.url) if entry.url else ("rel_path", entry.rel_path)
+        with self._transaction() as db:
+            db.execute(f"DELETE FROM images WHERE {key_column} = ?", (key,))
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,50 @@
+"""Tunable limits of a refresh run, with the defaults of the command-line contract."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "image-refresh"
+CACHE_DIR_ENV = "IMAGE_REFRESH_CACHE_DIR"
+DEFAULT_CATEGORY = "images"
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSettings:
+    jobs: int = 8
+    timeout: float = 30.0
+    max_bytes: int = 52_428_800
+    retries: int = 3
+    backoff_factor: float = 0.5
+    backoff_max: float = 30.0
+    per_host_limit: int = 16
+    max_redirects: int = 10
+    # Pillow's own default; a larger picture is treated as a decompression bomb.
+    max_pixels: int = 89_478_485
+    chunk_size: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if self.max_bytes < 1:
+            raise ValueError("max-bytes must be at least 1")
+        if self.retries < 0:
+            raise ValueError("retries must not be negative")
+
+
+def default_cache_dir() -> Path:
+    """`IMAGE_REFRESH_CACHE_DIR`, else the platform's user cache folder."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "images"
+
+
+def default_log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))

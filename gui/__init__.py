@@ -1,0 +1,1 @@
+"""Image Refresh's Qt window. Importing this package loads no Qt module."""

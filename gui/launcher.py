@@ -1,0 +1,28 @@
+"""Entry point of the `image-refresh` command: the window, or the core's command line.
+
+Kept free of Qt imports so `image-refresh list` and `--version` start without loading widgets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core import cli
+
+
+def open_window(args: argparse.Namespace) -> int:
+    print(
+        "image-refresh: the window is not built yet; use the subcommands (see --help)",
+        file=sys.stderr,
+    )
+    return cli.EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main(argv, open_window=open_window)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
