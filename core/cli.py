@@ -166,7 +166,8 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
                 return _add(cache, args)
             return _refresh(cache, args)
     except UsageError as error:
-        args.command_parser.error(str(error))
+        command_parser: argparse.ArgumentParser = args.command_parser
+        command_parser.error(str(error))
     except (CacheDirError, ManifestError) as error:
         print(f"image-refresh: error: {error}", file=sys.stderr)
         return EXIT_FAILED
