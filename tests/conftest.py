@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.cache import ImageCache
+from core.settings import RefreshSettings
+from tests.server import LoopbackServer, serve
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep logs, settings and the default cache of every test inside its tmp_path."""
+    for variable in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(variable, str(tmp_path / "user" / variable.lower()))
+    monkeypatch.setenv("IMAGE_REFRESH_CACHE_DIR", str(tmp_path / "default-cache"))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    yield from serve(LoopbackServer("127.0.0.1", 0))
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def fast_settings() -> RefreshSettings:
+    """Short timeouts and backoff so failure tests finish quickly."""
+    return RefreshSettings(timeout=2.0, retries=2, backoff_factor=0.01, backoff_max=0.1)
+
+
+@pytest.fixture
+def cache(cache_dir: Path, fast_settings: RefreshSettings) -> Iterator[ImageCache]:
+    with ImageCache(cache_dir, fast_settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def core_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="core")
+    return caplog

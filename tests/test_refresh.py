@@ -1,0 +1,182 @@
+"""The refresh engine against a real loopback server: the seed's check and the flag's journey."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.cache import ImageCache
+from core.convenience import download_event_hero_image, download_performer_image
+from core.models import Action
+from tests.server import LoopbackServer, conditional_image, image, jpeg_bytes, png_bytes, sequence
+
+
+def test_seed_verification_force_refresh_replaces_file_and_logs_it(
+    server: LoopbackServer, cache_dir: Path, core_log: pytest.LogCaptureFixture
+) -> None:
+    url = server.route(
+        "/hero.jpg", sequence(image(jpeg_bytes((255, 0, 0))), image(jpeg_bytes((0, 0, 255))))
+    )
+    path = download_event_hero_image(url, cache_dir=cache_dir)
+    first_mtime = path.stat().st_mtime
+    first_bytes = path.read_bytes()
+    core_log.clear()
+
+    again = download_event_hero_image(url, force_refresh=True, cache_dir=cache_dir)
+
+    assert again == path
+    messages = [r.getMessage() for r in core_log.records]
+    assert any("force_refresh=True" in m for m in messages)
+    assert any(m.startswith("deleting previous file") and str(path) in m for m in messages)
+    assert any(m.startswith(f"download url={url} status=200 bytes=") for m in messages)
+    assert path.stat().st_mtime > first_mtime
+    assert path.read_bytes() != first_bytes
+    with Image.open(path) as decoded:
+        decoded.load()
+        assert decoded.getpixel((10, 10))[2] > 200  # the new, blue picture
+    assert path.parent.name == "events"
+
+
+def test_performer_images_go_to_their_category(server: LoopbackServer, cache_dir: Path) -> None:
+    url = server.route("/faces/Jane%20Doe.PNG", image(png_bytes(), "image/png"))
+    path = download_performer_image(url, cache_dir=cache_dir)
+    assert path.parent == cache_dir.resolve() / "performers"
+    assert path.name.startswith("jane-doe-") and path.suffix == ".png"
+
+
+def test_force_refresh_makes_an_unconditional_request_even_if_file_exists(
+    server: LoopbackServer, cache: ImageCache
+) -> None:
+    url = server.route("/a.jpg", image(jpeg_bytes(), etag='"v1"'))
+    (entry,) = cache.add_urls([url], "events")
+    assert cache.refresh(entry, force_refresh=False).action is Action.DOWNLOADED
+    assert len(server.requests_for("/a.jpg")) == 1
+
+    result = cache.refresh(entry, force_refresh=True)
+
+    assert result.action is Action.REFRESHED and result.force_refresh is True
+    forced = server.requests_for("/a.jpg")
+    assert len(forced) == 2
+    headers = {k.lower(): v for k, v in forced[1].headers.items()}
+    assert headers["cache-control"] == "no-cache"
+    assert "if-none-match" not in headers and "if-modified-since" not in headers
+
+
+def test_without_force_a_cached_file_causes_no_request(
+    server: LoopbackServer, cache: ImageCache
+) -> None:
+    url = server.route("/b.jpg", image(jpeg_bytes()))
+    (entry,) = cache.add_urls([url], "events")
+    cache.refresh(entry, force_refresh=False)
+    path = cache.path_of(cache.manifest.by_url(url))  # type: ignore[arg-type]
+    assert path is not None
+    mtime = path.stat().st_mtime
+
+    result = cache.refresh(entry, force_refresh=False)
+
+    assert result.action is Action.CACHED
+    assert len(server.requests_for("/b.jpg")) == 1
+    assert path.stat().st_mtime == mtime
+
+
+def test_missing_file_is_downloaded_again_without_force(
+    server: LoopbackServer, cache: ImageCache
+) -> None:
+    url = server.route("/c.jpg", image(jpeg_bytes()))
+    (entry,) = cache.add_urls([url], "events")
+    first = cache.refresh(entry, force_refresh=False)
+    assert first.path is not None
+    first.path.unlink()
+
+    again = cache.refresh(entry, force_refresh=False)
+
+    assert again.action is Action.DOWNLOADED and again.path is not None and again.path.exists()
+
+
+def test_check_sends_validators_and_304_touches_nothing(
+    server: LoopbackServer, cache: ImageCache
+) -> None:
+    url = server.route("/d.jpg", conditional_image(jpeg_bytes(), etag='"abc"'))
+    (entry,) = cache.add_urls([url], "venues")
+    first = cache.refresh(entry, force_refresh=False)
+    assert first.path is not None
+    mtime, content = first.path.stat().st_mtime, first.path.read_bytes()
+
+    result = cache.refresh(entry, force_refresh=False, check_for_updates=True)
+
+    assert result.action is Action.UNCHANGED
+    sent = {k.lower(): v for k, v in server.requests_for("/d.jpg")[1].headers.items()}
+    assert sent["if-none-match"] == '"abc"'
+    assert sent["if-modified-since"] == "Tue, 24 Nov 2026 10:00:00 GMT"
+    assert first.path.stat().st_mtime == mtime and first.path.read_bytes() == content
+
+
+def test_check_replaces_a_changed_image(server: LoopbackServer, cache: ImageCache) -> None:
+    url = server.route(
+        "/e.jpg",
+        sequence(
+            image(jpeg_bytes((1, 2, 3)), etag='"1"'), image(jpeg_bytes((250, 250, 0)), etag='"2"')
+        ),
+    )
+    (entry,) = cache.add_urls([url], "venues")
+    first = cache.refresh(entry, force_refresh=False)
+
+    result = cache.refresh(entry, force_refresh=False, check_for_updates=True)
+
+    assert result.action is Action.UPDATED
+    assert result.after_mtime is not None and first.after_mtime is not None
+    assert result.after_mtime > first.after_mtime
+    assert cache.manifest.by_url(url).etag == '"2"'  # type: ignore[union-attr]
+
+
+def test_extension_follows_the_real_content_type(server: LoopbackServer, cache: ImageCache) -> None:
+    url = server.route(
+        "/photo.jpg", sequence(image(jpeg_bytes()), image(png_bytes(), "image/jpeg"))
+    )
+    (entry,) = cache.add_urls([url], "events")
+    first = cache.refresh(entry, force_refresh=False)
+    assert first.path is not None and first.path.suffix == ".jpg"
+
+    second = cache.refresh(entry, force_refresh=True)
+
+    assert second.path is not None and second.path.suffix == ".png"
+    assert second.path.exists() and not first.path.exists()
+
+
+def test_history_records_each_refresh(server: LoopbackServer, cache: ImageCache) -> None:
+    url = server.route("/f.jpg", image(jpeg_bytes()))
+    (entry,) = cache.add_urls([url], "events")
+    cache.refresh(entry, force_refresh=False)
+    cache.refresh(entry, force_refresh=True)
+
+    history = cache.history(entry)
+
+    assert [h.outcome for h in history] == ["refreshed", "downloaded"]
+    assert history[0].force_refresh is True and history[0].mode == "force"
+    assert history[0].before_mtime == history[1].after_mtime
+    assert history[0].after_mtime is not None and history[0].before_mtime is not None
+    assert history[0].after_mtime > history[0].before_mtime
+    assert history[0].before_sha256 == history[0].after_sha256  # same bytes served twice
+
+
+def test_same_bytes_result_is_flagged(server: LoopbackServer, cache: ImageCache) -> None:
+    url = server.route("/g.jpg", image(jpeg_bytes()))
+    (entry,) = cache.add_urls([url], "events")
+    cache.refresh(entry, force_refresh=False)
+    result = cache.refresh(entry, force_refresh=True)
+    assert result.same_bytes
+
+
+def test_refresh_logs_flag_even_when_nothing_is_downloaded(
+    server: LoopbackServer, cache: ImageCache, core_log: pytest.LogCaptureFixture
+) -> None:
+    url = server.route("/h.jpg", image(jpeg_bytes()))
+    (entry,) = cache.add_urls([url], "events")
+    cache.refresh(entry, force_refresh=False)
+    core_log.clear()
+    cache.refresh(entry, force_refresh=False)
+    assert any("force_refresh=False" in r.getMessage() for r in core_log.records)
+    assert all(r.levelno == logging.INFO for r in core_log.records)
