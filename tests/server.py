@@ -7,11 +7,11 @@ so tests can send truncated bodies, stall mid-body, reset the connection or redi
 from __future__ import annotations
 
 import io
-import zlib
 import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -165,7 +165,7 @@ def serve(server_state: LoopbackServer) -> Iterator[LoopbackServer]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             with lock:
                 server_state.seen.append(SeenRequest(self.path, dict(self.headers.items())))
             responder = server_state.routes.get(self.path.split("?")[0])
@@ -174,7 +174,7 @@ def serve(server_state: LoopbackServer) -> Iterator[LoopbackServer]:
             else:
                 responder(self)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     httpd = ThreadingHTTPServer((server_state.host, 0), Handler)
