@@ -37,10 +37,16 @@ class ImageCache:
     def open(self) -> ImageCache:
         """Prepare the folder; rebuild a missing manifest from the files on disk."""
         self.storage.open()
-        if self.manifest.open():
-            found = self.manifest.add_scanned_files(scan_cached_files(self.storage))
-            if found:
-                log.info("rebuilt the manifest: %d file(s) found on disk, with no known URL", found)
+        try:
+            if self.manifest.open():
+                found = self.manifest.add_scanned_files(scan_cached_files(self.storage))
+                if found:
+                    log.info(
+                        "rebuilt the manifest: %d file(s) found on disk, with no known URL", found
+                    )
+        except BaseException:
+            self.storage.close()  # give back the temp session and its lock
+            raise
         return self
 
     def close(self) -> None:

@@ -68,14 +68,28 @@ def _category(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """--cache-dir and -v; without `defaults` (the subcommands' copy) an option left out does not
+    overwrite the same option given before the subcommand (argparse copies every default)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--cache-dir",
         type=Path,
+        default=None if defaults else argparse.SUPPRESS,
         help="cache folder (default: $IMAGE_REFRESH_CACHE_DIR or the user cache)",
     )
-    common.add_argument("-v", "--verbose", action="store_true", help="log records on stderr")
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="log records on stderr",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(defaults=False)
     network = argparse.ArgumentParser(add_help=False)
     network.add_argument("--json", action="store_true", help="one JSON object per target on stdout")
     network.add_argument("--jobs", type=_positive_int, default=8, help="downloads at once (8)")
@@ -98,13 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="image-refresh",
         description="List cached web images and force-refresh them without ever losing one.",
-        parents=[common],
+        parents=[_common_options(defaults=True)],
     )
     parser.add_argument("--version", action="version", version=f"image-refresh {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = commands.add_parser("gui", parents=[common], help="open the window (the default)")
     gui.add_argument("--demo", action="store_true", help="open on generated sample images")
+    gui.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="FILE",
+        help="run the demo by itself: force-refresh all, save screenshots beside FILE, exit",
+    )
 
     add = commands.add_parser(
         "add", parents=[common, network], help="record URLs and download the new ones"

@@ -145,9 +145,12 @@ class HttpClient:
                 )
                 with response:
                     return self._read_body(response, out, conditional, cancel, progress)
-            except RefreshError:
-                raise
             except Exception as error:  # requests, urllib3 and OSError subclasses
+                if cancel is not None and cancel.is_set():
+                    # a cancel that lands during a read surfaces as whatever ends the read
+                    raise RefreshError(FailureReason.CANCELLED, "cancelled") from error
+                if isinstance(error, RefreshError):
+                    raise
                 raise _describe(error, timeout) from error
 
     def _read_body(

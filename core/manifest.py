@@ -61,14 +61,25 @@ class Manifest:
         self.path = path
 
     def open(self) -> bool:
-        """Create or check the manifest; return True if it was just created."""
-        created = not self.path.exists()
+        """Create or check the manifest; return True if this call created its tables.
+
+        A missing and an empty file are both new. Programs started on a new cache at the same
+        moment decide under SQLite's write lock, so exactly one of them creates the tables.
+        """
+        created = False
         with self._connect() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
-            elif version > SCHEMA_VERSION:
+                db.execute("BEGIN IMMEDIATE")
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    created = True
+                db.execute("COMMIT")
+            if version > SCHEMA_VERSION:
                 raise ManifestError(
                     f"the manifest {self.path} was written by a newer Image Refresh"
                     f" (schema {version}); please update the program"

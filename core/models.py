@@ -38,6 +38,7 @@ class FailureReason(enum.StrEnum):
     TOO_MANY_PIXELS = "too-many-pixels"
     DISK = "disk"
     CANCELLED = "cancelled"
+    UNEXPECTED = "unexpected"
 
 
 class RefreshError(Exception):

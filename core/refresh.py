@@ -92,16 +92,16 @@ class Refresher:
                     error="not in the cache's manifest",
                     reason=FailureReason.NO_SOURCE,
                 )
+            old_path = entry.path_in(self.storage.root)
+            before = FileState.read(old_path)
             if cancel is not None and cancel.is_set():
                 return self._finish(
                     entry,
-                    None,
+                    before,
                     force_refresh,
                     check_for_updates,
                     RefreshError(FailureReason.CANCELLED, "cancelled"),
                 )
-            old_path = entry.path_in(self.storage.root)
-            before = FileState.read(old_path)
             if before is not None and not force_refresh and not check_for_updates:
                 log.info(
                     "cached %s at %s, no request made (mtime %.6f)", key, old_path, before.mtime

@@ -13,11 +13,9 @@ from core import cli
 
 
 def open_window(args: argparse.Namespace) -> int:
-    print(
-        "image-refresh: the window is not built yet; use the subcommands (see --help)",
-        file=sys.stderr,
-    )
-    return cli.EXIT_FAILED
+    from gui.app import run  # noqa: PLC0415 - Qt is loaded only when the window is wanted
+
+    return run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -193,3 +193,44 @@ def serve(server_state: LoopbackServer) -> Iterator[LoopbackServer]:
 
 def many(paths: Sequence[str], server: LoopbackServer, body: Callable[[int], bytes]) -> list[str]:
     return [server.route(path, image(body(i))) for i, path in enumerate(paths)]
+
+
+def unsized(body: bytes, chunked: bool, content_type: str = "image/jpeg") -> Responder:
+    """A 200 with no Content-Length: chunked, or a body that ends when the connection closes."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        if chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            handler.send_header("Connection", "close")
+        handler.end_headers()
+        if chunked:
+            for start in range(0, len(body), 4096):
+                piece = body[start : start + 4096]
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            handler.wfile.write(b"0\r\n\r\n")
+        else:
+            handler.wfile.write(body)
+        handler.wfile.flush()
+        handler.close_connection = not chunked
+
+    return respond
+
+
+def stall_then_set(body: bytes, after: int, seconds: float, event: threading.Event) -> Responder:
+    """Like `stall`, but sets `event` once the first `after` bytes are on the wire."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/jpeg")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[:after])
+        handler.wfile.flush()
+        event.set()
+        time.sleep(seconds)
+        handler.close_connection = True
+
+    return respond

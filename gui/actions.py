@@ -1,0 +1,153 @@
+"""The window's actions: text, icon, shortcuts, tooltip and accessible name in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from gui.icons import icon
+
+
+def _action(
+    parent: QWidget,
+    text: str,
+    tip: str,
+    icon_name: str | None = None,
+    shortcuts: tuple[QKeySequence | QKeySequence.StandardKey | str, ...] = (),
+) -> QAction:
+    action = QAction(text, parent)
+    action.setToolTip(f"{tip} ({QKeySequence(shortcuts[0]).toString()})" if shortcuts else tip)
+    action.setStatusTip(tip)
+    if icon_name:
+        action.setIcon(icon(icon_name))
+    if shortcuts:
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    parent.addAction(action)  # shortcuts work even when the action is only in a menu
+    return action
+
+
+@dataclass
+class Actions:
+    open_folder: QAction
+    add_urls: QAction
+    preferences: QAction
+    quit: QAction
+    select_all: QAction
+    copy_url: QAction
+    copy_path: QAction
+    paste_urls: QAction
+    delete: QAction
+    refresh: QAction
+    force_refresh: QAction
+    check_updates: QAction
+    cancel: QAction
+    show_in_folder: QAction
+    view_table: QAction
+    view_grid: QAction
+    about: QAction
+
+    @classmethod
+    def create(cls, parent: QWidget) -> Actions:
+        std = QKeySequence.StandardKey
+        actions = cls(
+            open_folder=_action(
+                parent,
+                "&Open Cache Folder…",
+                "Open another cache folder",
+                "open-folder",
+                (std.Open,),
+            ),
+            add_urls=_action(
+                parent,
+                "&Add URLs…",
+                "Add image URLs to the cache and download them",
+                "add-urls",
+                ("Ctrl+Shift+A",),
+            ),
+            preferences=_action(
+                parent,
+                "&Preferences…",
+                "Concurrency, timeouts, size limit, cache folder",
+                "preferences",
+                ("Ctrl+,",),
+            ),
+            quit=_action(parent, "&Quit", "Quit Image Refresh", "quit", (std.Quit, "Ctrl+Q")),
+            select_all=_action(
+                parent, "Select &All", "Select every image in the list", None, (std.SelectAll,)
+            ),
+            copy_url=_action(
+                parent,
+                "Copy &URL",
+                "Copy the source URLs of the selected images",
+                "copy",
+                ("Ctrl+Shift+C",),
+            ),
+            copy_path=_action(
+                parent,
+                "Copy &Path",
+                "Copy the file paths of the selected images",
+                "copy",
+                ("Ctrl+Alt+C",),
+            ),
+            paste_urls=_action(
+                parent, "&Paste URLs", "Add the URLs on the clipboard", "add-urls", (std.Paste,)
+            ),
+            delete=_action(
+                parent,
+                "&Delete from Cache",
+                "Delete the selected images from the cache",
+                "delete",
+                (std.Delete,),
+            ),
+            refresh=_action(
+                parent,
+                "&Refresh",
+                "Download the selected images that are missing",
+                "refresh",
+                ("F5",),
+            ),
+            force_refresh=_action(
+                parent,
+                "&Force Refresh",
+                "Delete the selected images and download them again",
+                "force-refresh",
+                ("Ctrl+Shift+R", "Ctrl+F5"),
+            ),
+            check_updates=_action(
+                parent,
+                "&Check for Updates",
+                "Ask the server whether the selected images changed",
+                "check-updates",
+                ("Ctrl+U",),
+            ),
+            cancel=_action(
+                parent,
+                "Ca&ncel",
+                "Cancel the running refreshes; files stay as they were",
+                "cancel",
+                ("Esc",),
+            ),
+            show_in_folder=_action(
+                parent,
+                "Open in File &Manager",
+                "Show the selected image's folder",
+                "show-in-folder",
+                ("Ctrl+Shift+O",),
+            ),
+            view_table=_action(
+                parent, "&Table", "Show the images as a table", "view-table", ("Ctrl+1",)
+            ),
+            view_grid=_action(
+                parent, "&Grid", "Show the images as a thumbnail grid", "view-grid", ("Ctrl+2",)
+            ),
+            about=_action(parent, "&About Image Refresh", "Version and purpose", "about"),
+        )
+        for field_name in cls.__dataclass_fields__:
+            action: QAction = getattr(actions, field_name)
+            action.setObjectName(f"action_{field_name}")
+        actions.view_table.setCheckable(True)
+        actions.view_grid.setCheckable(True)
+        actions.cancel.setEnabled(False)
+        return actions

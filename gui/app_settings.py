@@ -1,0 +1,85 @@
+"""The user's preferences and window state, stored with QSettings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from core.settings import RefreshSettings
+
+MAX_RECENT = 8
+
+
+@dataclass
+class Preferences:
+    jobs: int = 8
+    timeout: float = 30.0
+    max_megabytes: int = 50
+    retries: int = 3
+    cache_dir: Path | None = None
+    recent_dirs: list[Path] = field(default_factory=list)
+
+    def refresh_settings(self) -> RefreshSettings:
+        return RefreshSettings(
+            jobs=self.jobs,
+            timeout=self.timeout,
+            max_bytes=self.max_megabytes * 1024 * 1024,
+            retries=self.retries,
+        )
+
+    def remember(self, folder: Path) -> None:
+        self.cache_dir = folder
+        self.recent_dirs = [folder, *(p for p in self.recent_dirs if p != folder)][:MAX_RECENT]
+
+
+class AppSettings:
+    def __init__(self) -> None:
+        self._store = QSettings("ImageRefresh", "Image Refresh")
+
+    def load(self) -> Preferences:
+        cache_dir = str(self._value("cache/dir", ""))
+        recent = self._value("cache/recent", [])
+        return Preferences(
+            jobs=int(self._value("refresh/jobs", 8)),
+            timeout=float(self._value("refresh/timeout", 30.0)),
+            max_megabytes=int(self._value("refresh/max_megabytes", 50)),
+            retries=int(self._value("refresh/retries", 3)),
+            cache_dir=Path(cache_dir) if cache_dir else None,
+            recent_dirs=[Path(p) for p in (recent if isinstance(recent, list) else [recent]) if p],
+        )
+
+    def _value(self, key: str, default: Any) -> Any:
+        return self._store.value(key, default)
+
+    def save(self, preferences: Preferences) -> None:
+        s = self._store
+        s.setValue("refresh/jobs", preferences.jobs)
+        s.setValue("refresh/timeout", preferences.timeout)
+        s.setValue("refresh/max_megabytes", preferences.max_megabytes)
+        s.setValue("refresh/retries", preferences.retries)
+        s.setValue("cache/dir", str(preferences.cache_dir) if preferences.cache_dir else "")
+        s.setValue("cache/recent", [str(p) for p in preferences.recent_dirs])
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None, QByteArray | None]:
+        return (
+            self._value("window/geometry", None),
+            self._value("window/state", None),
+            self._value("window/splitter", None),
+        )
+
+    def save_window_state(
+        self, geometry: QByteArray, state: QByteArray, splitter: QByteArray
+    ) -> None:
+        self._store.setValue("window/geometry", geometry)
+        self._store.setValue("window/state", state)
+        self._store.setValue("window/splitter", splitter)
+        self._store.sync()
+
+    def view_mode(self) -> str:
+        return str(self._store.value("window/view", "table"))
+
+    def save_view_mode(self, mode: str) -> None:
+        self._store.setValue("window/view", mode)

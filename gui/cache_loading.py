@@ -1,0 +1,38 @@
+"""Reading a cache folder into rows: runs on a worker thread, never on the GUI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.cache import ImageCache
+from core.models import ImageEntry
+from core.settings import RefreshSettings
+from gui.rows import FileFacts, ImageRow
+
+
+@dataclass(frozen=True)
+class LoadedCache:
+    cache: ImageCache
+    rows: list[ImageRow]
+
+
+def stat_row(cache: ImageCache, entry: ImageEntry) -> ImageRow:
+    path = cache.path_of(entry)
+    facts = None
+    if path is not None:
+        try:
+            stat = path.stat()
+            facts = FileFacts(stat.st_mtime, stat.st_size)
+        except OSError:
+            facts = None
+    return ImageRow(entry, path, facts)
+
+
+def load_cache(folder: Path, settings: RefreshSettings) -> LoadedCache:
+    cache = ImageCache(folder, settings).open()
+    return LoadedCache(cache, [stat_row(cache, entry) for entry in cache.entries()])
+
+
+def add_urls(cache: ImageCache, urls: list[str], category: str) -> list[ImageRow]:
+    return [stat_row(cache, entry) for entry in cache.add_urls(urls, category)]

@@ -1,0 +1,205 @@
+"""The details pane: a large preview (old and new side by side after a refresh) and the facts."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.models import HistoryEntry
+from gui.image_model import human_size
+from gui.result_text import clock, full_time, result_text
+from gui.rows import ImageRow
+from gui.thumbnails import PREVIEW_EDGE, ThumbnailKey, ThumbnailLoader
+
+HISTORY_HEADERS = ["When", "Mode", "Before", "After", "Outcome"]
+
+
+class _Picture(QLabel):
+    def __init__(self, caption: str) -> None:
+        super().__init__()
+        self.caption = caption
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAccessibleName(caption)
+
+
+class DetailsPane(QWidget):
+    def __init__(self, thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._thumbnails = thumbnails
+        self._row: ImageRow | None = None
+        thumbnails.ready.connect(self._on_thumbnail_ready)
+
+        self.before = _Picture("Before")
+        self.after = _Picture("Picture")
+        self.before_caption = QLabel()
+        self.after_caption = QLabel()
+        for caption in (self.before_caption, self.after_caption):
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        pictures = QGridLayout()
+        pictures.addWidget(self.before, 0, 0)
+        pictures.addWidget(self.after, 0, 1)
+        pictures.addWidget(self.before_caption, 1, 0)
+        pictures.addWidget(self.after_caption, 1, 1)
+
+        self.fields: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for name in (
+            "Name",
+            "Status",
+            "Modified",
+            "Dimensions",
+            "Size",
+            "Type",
+            "URL",
+            "Path",
+            "SHA-256",
+            "Source last modified",
+            "ETag",
+            "Downloaded",
+        ):
+            value = QLabel()
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            value.setAccessibleName(name)
+            self.fields[name] = value
+            form.addRow(f"{name}:", value)
+
+        self.history = QTableWidget(0, len(HISTORY_HEADERS))
+        self.history.setHorizontalHeaderLabels(HISTORY_HEADERS)
+        self.history.verticalHeader().hide()
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.history.horizontalHeader().setStretchLastSection(True)
+        self.history.setAccessibleName("Refresh history")
+        self.history.setMinimumHeight(120)
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.addLayout(pictures)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Refresh history:"))
+        layout.addWidget(self.history)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.show_row(None)
+
+    def show_row(self, row: ImageRow | None) -> None:
+        self._row = row
+        if row is None:
+            for value in self.fields.values():
+                value.clear()
+            self.before.hide()
+            self.before_caption.hide()
+            self.after.setPixmap(QPixmap())
+            self.after.setText("Select an image to see its details.")
+            self.after_caption.clear()
+            self.history.setRowCount(0)
+            return
+        entry = row.entry
+        facts = {
+            "Name": row.name,
+            "Status": result_text(row) or "—",
+            "Modified": full_time(row.file.mtime if row.file else None),
+            "Dimensions": f"{entry.width} × {entry.height}" if entry.width else "",
+            "Size": human_size(row.file.size if row.file else None),
+            "Type": entry.content_type or "",
+            "URL": entry.url or "(no URL: the file was found on disk)",
+            "Path": str(row.path) if row.path else "(not downloaded)",
+            "SHA-256": entry.sha256 or "",
+            "Source last modified": entry.last_modified or "",
+            "ETag": entry.etag or "",
+            "Downloaded": full_time(entry.downloaded_at) if entry.downloaded_at else "",
+        }
+        for name, text in facts.items():
+            self.fields[name].setText(text)
+        self._show_pictures()
+
+    def show_history(self, key: str, history: list[HistoryEntry]) -> None:
+        if self._row is None or self._row.key != key:
+            return
+        self.history.setRowCount(len(history))
+        for r, item in enumerate(history):
+            cells = [
+                full_time(item.at),
+                item.mode + (" (force_refresh=True)" if item.force_refresh else ""),
+                clock(item.before_mtime),
+                clock(item.after_mtime),
+                item.outcome + (f": {item.error}" if item.error else ""),
+            ]
+            for c, text in enumerate(cells):
+                self.history.setItem(r, c, QTableWidgetItem(text))
+
+    def _keys(self) -> tuple[ThumbnailKey | None, ThumbnailKey | None]:
+        row = self._row
+        if row is None:
+            return None, None
+        current = (*row.thumbnail_key, PREVIEW_EDGE) if row.thumbnail_key else None
+        result = row.result
+        previous = None
+        if (
+            result is not None
+            and row.path is not None
+            and result.before_mtime is not None
+            and result.before_size is not None
+            and result.after_mtime != result.before_mtime
+        ):
+            previous = (
+                str(result.path or row.path),
+                result.before_mtime,
+                result.before_size,
+                PREVIEW_EDGE,
+            )
+        return previous, current
+
+    def _show_pictures(self) -> None:
+        previous, current = self._keys()
+        row = self._row
+        assert row is not None
+        comparing = previous is not None and row.result is not None
+        self.before.setVisible(comparing)
+        self.before_caption.setVisible(comparing)
+        if comparing and previous is not None and row.result is not None:
+            old = self._thumbnails.cached(previous) or self._thumbnails.cached((*previous[:3], 128))
+            if old is not None:
+                self.before.setPixmap(old)
+            else:
+                self.before.setPixmap(QPixmap())
+                self.before.setText("(the old picture was not on screen before the refresh)")
+            self.before_caption.setText(f"Before: {clock(row.result.before_mtime)}")
+            self.after_caption.setText(f"After: {clock(row.result.after_mtime)}")
+        else:
+            self.after_caption.setText(f"Modified {clock(row.file.mtime)}" if row.file else "")
+        if current is None:
+            self.after.setPixmap(QPixmap())
+            self.after.setText("(no file in the cache)")
+        else:
+            self.after.setPixmap(self._thumbnails.pixmap(current))
+
+    def _on_thumbnail_ready(self, key: ThumbnailKey) -> None:
+        previous, current = self._keys()
+        if key in (previous, current):
+            self._show_pictures()
+
+    def preview_key(self) -> ThumbnailKey | None:
+        return self._keys()[1]

@@ -1,0 +1,260 @@
+"""The table model: one row per cached image, read by the table, the grid and the details pane.
+
+`data()` never touches the disk: rows carry a stat taken off the GUI thread, and thumbnails come
+from the ThumbnailLoader's memory cache (or a placeholder while they decode).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from core.models import RefreshResult
+from gui.result_text import Mark, full_time, mark_of, result_text, result_tooltip
+from gui.rows import ImageRow, RowState
+from gui.thumbnails import TABLE_EDGE, ThumbnailKey, ThumbnailLoader
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class Column(enum.IntEnum):
+    THUMBNAIL = 0
+    NAME = 1
+    CATEGORY = 2
+    DIMENSIONS = 3
+    SIZE = 4
+    MODIFIED = 5
+    URL = 6
+    RESULT = 7
+
+
+HEADERS = {
+    Column.THUMBNAIL: "",
+    Column.NAME: "File name",
+    Column.CATEGORY: "Category",
+    Column.DIMENSIONS: "Dimensions",
+    Column.SIZE: "Size",
+    Column.MODIFIED: "Modified",
+    Column.URL: "Source URL",
+    Column.RESULT: "Last refresh",
+}
+
+
+class Role(enum.IntEnum):
+    ROW = Qt.ItemDataRole.UserRole + 1
+    SORT = Qt.ItemDataRole.UserRole + 2
+    SEARCH = Qt.ItemDataRole.UserRole + 3
+    CATEGORY = Qt.ItemDataRole.UserRole + 4
+
+
+_MARK_COLOURS = {
+    Mark.REFRESHED: QColor(30, 130, 60),
+    Mark.SAME_BYTES: QColor(40, 100, 160),
+    Mark.FAILED: QColor(190, 40, 40),
+    Mark.CANCELLED: QColor(150, 110, 20),
+}
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+class ImageTableModel(QAbstractTableModel):
+    def __init__(self, thumbnails: ThumbnailLoader, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[ImageRow] = []
+        self._index_of_key: dict[str, int] = {}
+        self._index_of_path: dict[str, int] = {}
+        self._thumbnails = thumbnails
+        thumbnails.ready.connect(self._on_thumbnail_ready)
+
+    # --- Qt model interface -------------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return HEADERS[Column(section)]
+            if role == Qt.ItemDataRole.ToolTipRole and section == Column.THUMBNAIL:
+                return "Thumbnail"
+        return super().headerData(section, orientation, role)
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == Qt.ItemDataRole.DecorationRole and column is Column.THUMBNAIL:
+            key = row.thumbnail_key
+            return self._thumbnails.pixmap((*key, TABLE_EDGE)) if key else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        if role == Qt.ItemDataRole.ForegroundRole and column is Column.RESULT:
+            colour = _MARK_COLOURS.get(mark_of(row))
+            return QBrush(colour) if colour else None
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self._display(row, column) or HEADERS[column]
+        if role == Role.ROW:
+            return row
+        if role == Role.SORT:
+            return self._sort_value(row, column)
+        if role == Role.SEARCH:
+            return f"{row.name} {row.entry.url or ''}".lower()
+        if role == Role.CATEGORY:
+            return row.entry.category
+        return None
+
+    # --- presentation ---------------------------------------------------------------------------
+    @staticmethod
+    def _display(row: ImageRow, column: Column) -> str | None:
+        entry = row.entry
+        match column:
+            case Column.THUMBNAIL:
+                return None
+            case Column.NAME:
+                return row.name
+            case Column.CATEGORY:
+                return entry.category
+            case Column.DIMENSIONS:
+                return f"{entry.width} × {entry.height}" if entry.width and entry.height else ""
+            case Column.SIZE:
+                return human_size(row.file.size if row.file else None)
+            case Column.MODIFIED:
+                return full_time(row.file.mtime if row.file else None)
+            case Column.URL:
+                return entry.url or "(no URL: found on disk)"
+            case Column.RESULT:
+                return result_text(row)
+
+    @staticmethod
+    def _tooltip(row: ImageRow, column: Column) -> str | None:
+        if column is Column.RESULT:
+            return result_tooltip(row) or None
+        if column is Column.URL:
+            return row.entry.url
+        if column in (Column.NAME, Column.THUMBNAIL):
+            return str(row.path) if row.path else None
+        return None
+
+    @staticmethod
+    def _sort_value(row: ImageRow, column: Column) -> Any:
+        entry = row.entry
+        match column:
+            case Column.DIMENSIONS:
+                return (entry.width or 0) * (entry.height or 0)
+            case Column.SIZE:
+                return row.file.size if row.file else -1
+            case Column.MODIFIED:
+                return row.file.mtime if row.file else 0.0
+            case Column.THUMBNAIL | Column.NAME:
+                return row.name.lower()
+            case Column.RESULT:
+                return mark_of(row).name
+        return (ImageTableModel._display(row, column) or "").lower()
+
+    # --- updates --------------------------------------------------------------------------------
+    def set_rows(self, rows: Iterable[ImageRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._reindex()
+        self.endResetModel()
+
+    def _reindex(self) -> None:
+        self._index_of_key = {row.key: i for i, row in enumerate(self._rows)}
+        self._index_of_path = {str(row.path): i for i, row in enumerate(self._rows) if row.path}
+
+    def rows(self) -> list[ImageRow]:
+        return list(self._rows)
+
+    def row_for_key(self, key: str) -> ImageRow | None:
+        position = self._index_of_key.get(key)
+        return self._rows[position] if position is not None else None
+
+    def index_for_key(self, key: str, column: Column = Column.NAME) -> QModelIndex:
+        position = self._index_of_key.get(key)
+        return self.index(position, column) if position is not None else QModelIndex()
+
+    def update_row(self, key: str, change: Callable[[ImageRow], ImageRow]) -> None:
+        position = self._index_of_key.get(key)
+        if position is None:
+            return
+        old, new = self._rows[position], change(self._rows[position])
+        self._rows[position] = new
+        if old.path != new.path:
+            self._index_of_path.pop(str(old.path), None)
+            if new.path:
+                self._index_of_path[str(new.path)] = position
+        self.dataChanged.emit(self.index(position, 0), self.index(position, len(Column) - 1))
+
+    def set_state(self, keys: Iterable[str], state: RowState) -> None:
+        for key in keys:
+            self.update_row(key, lambda row: _with_state(row, state))
+
+    def apply_result(self, key: str, result: RefreshResult) -> None:
+        self.update_row(key, lambda row: row.with_result(result))
+
+    def set_progress(self, key: str, received: int) -> None:
+        position = self._index_of_key.get(key)
+        if position is None:
+            return
+        row = self._rows[position]
+        self._rows[position] = _with_progress(row, received)
+        index = self.index(position, Column.RESULT)
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
+
+    def remove_keys(self, keys: Iterable[str]) -> None:
+        positions = sorted({self._index_of_key[k] for k in keys if k in self._index_of_key})
+        for position in reversed(positions):
+            self.beginRemoveRows(QModelIndex(), position, position)
+            del self._rows[position]
+            self.endRemoveRows()
+        self._reindex()
+
+    def add_rows(self, rows: Iterable[ImageRow]) -> None:
+        new = [row for row in rows if row.key not in self._index_of_key]
+        if not new:
+            return
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
+        self._rows.extend(new)
+        self._reindex()
+        self.endInsertRows()
+
+    def _on_thumbnail_ready(self, key: ThumbnailKey) -> None:
+        path, mtime, size, _edge = key
+        position = self._index_of_path.get(path)
+        if position is not None and self._rows[position].thumbnail_key == (path, mtime, size):
+            index = self.index(position, Column.THUMBNAIL)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+def _with_state(row: ImageRow, state: RowState) -> ImageRow:
+    return replace(row, state=state, bytes_received=0)
+
+
+def _with_progress(row: ImageRow, received: int) -> ImageRow:
+    return replace(row, state=RowState.RUNNING, bytes_received=received)

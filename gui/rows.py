@@ -1,0 +1,78 @@
+"""What the window knows of one cached image: its manifest entry, its file and its last refresh."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core.models import Action, ImageEntry, RefreshResult
+
+
+class RowState(enum.Enum):
+    IDLE = "idle"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """A stat of the cached file, taken off the GUI thread."""
+
+    mtime: float
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    entry: ImageEntry
+    path: Path | None
+    file: FileFacts | None
+    state: RowState = RowState.IDLE
+    result: RefreshResult | None = None
+    bytes_received: int = 0
+
+    @property
+    def key(self) -> str:
+        return self.entry.key
+
+    @property
+    def name(self) -> str:
+        if self.path is not None:
+            return self.path.name
+        return self.entry.url.rsplit("/", 1)[-1] if self.entry.url else "?"
+
+    @property
+    def thumbnail_key(self) -> tuple[str, float, int] | None:
+        """Identifies one version of the file, so a refreshed image never shows an old thumbnail."""
+        if self.path is None or self.file is None:
+            return None
+        return (str(self.path), self.file.mtime, self.file.size)
+
+    def with_result(self, result: RefreshResult) -> ImageRow:
+        state = {
+            Action.FAILED: RowState.FAILED,
+            Action.CANCELLED: RowState.CANCELLED,
+        }.get(result.action, RowState.DONE)
+        path = result.path or self.path
+        file = (
+            FileFacts(result.after_mtime, result.after_size)
+            if result.after_mtime is not None and result.after_size is not None
+            else self.file
+        )
+        entry = replace(
+            self.entry,
+            rel_path=path.relative_to(path.parents[1]).as_posix() if path else self.entry.rel_path,
+            width=result.width,
+            height=result.height,
+            size=result.after_size if result.ok else self.entry.size,
+            sha256=result.after_sha256 if result.ok else self.entry.sha256,
+            last_outcome=result.action.value,
+            last_error=result.error,
+        )
+        return replace(
+            self, entry=entry, path=path, file=file, state=state, result=result, bytes_received=0
+        )

@@ -1,0 +1,145 @@
+"""Thumbnails decoded off the GUI thread, cached by file version, newest request first.
+
+A thumbnail is keyed by (path, mtime, size, edge): a refreshed file has a new key, so its old
+picture is never shown for it (the old one stays cached for the before/after view).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
+
+ThumbnailKey = tuple[str, float, int, int]
+
+TABLE_EDGE = 48
+GRID_EDGE = 128
+PREVIEW_EDGE = 360
+
+
+def decode_thumbnail(path: Path, edge: int) -> QImage:
+    """A QImage at most `edge` pixels on its longer side; a null QImage if undecodable."""
+    if path.suffix.lower() == ".svg":
+        reader = QImageReader(str(path))
+        size = reader.size()
+        if size.isValid() and not size.isEmpty():
+            reader.setScaledSize(size.scaled(QSize(edge, edge), Qt.AspectRatioMode.KeepAspectRatio))
+        return reader.read()
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (edge, edge))
+            image.thumbnail((edge, edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            rgba = image.convert("RGBA")
+    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return QImage()
+    data = rgba.tobytes()
+    qimage = QImage(data, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888)
+    return qimage.copy()  # own the pixels: `data` is freed when this function returns
+
+
+class _DecodeSignals(QObject):
+    decoded = Signal(object, QImage)
+
+
+class _DecodeJob(QRunnable):
+    def __init__(self, key: ThumbnailKey) -> None:
+        super().__init__()
+        self.key = key
+        self.signals = _DecodeSignals()
+
+    def run(self) -> None:
+        path, _mtime, _size, edge = self.key
+        self.signals.decoded.emit(self.key, decode_thumbnail(Path(path), edge))
+
+
+class ThumbnailLoader(QObject):
+    """Hands out cached thumbnails or placeholders, and decodes missing ones in the background."""
+
+    ready = Signal(object)  # ThumbnailKey
+
+    def __init__(
+        self, parent: QObject | None = None, capacity: int = 1500, threads: int = 2
+    ) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._cache: OrderedDict[ThumbnailKey, QPixmap] = OrderedDict()
+        self._capacity = capacity
+        self._pending: deque[ThumbnailKey] = deque()
+        self._running: dict[ThumbnailKey, _DecodeJob] = {}
+        self._failed: set[ThumbnailKey] = set()
+        self._placeholders: dict[int, QPixmap] = {}
+
+    def cached(self, key: ThumbnailKey) -> QPixmap | None:
+        pixmap = self._cache.get(key)
+        if pixmap is not None:
+            self._cache.move_to_end(key)
+        return pixmap
+
+    def pixmap(self, key: ThumbnailKey) -> QPixmap:
+        """The thumbnail if ready; otherwise a placeholder, and the decode is queued."""
+        pixmap = self.cached(key)
+        if pixmap is not None:
+            return pixmap
+        if key not in self._failed:
+            self.request(key)
+        return self.placeholder(key[3], broken=key in self._failed)
+
+    def request(self, key: ThumbnailKey) -> None:
+        if key in self._cache or key in self._running or key in self._failed:
+            return
+        if key in self._pending:
+            self._pending.remove(key)
+        self._pending.append(key)  # the newest request (the rows on screen now) goes first
+        while len(self._pending) > 4 * self._capacity // 10:
+            self._pending.popleft()  # rows scrolled past long ago
+        self._start_next()
+
+    def _start_next(self) -> None:
+        while self._pending and len(self._running) < self._pool.maxThreadCount():
+            key = self._pending.pop()
+            job = _DecodeJob(key)
+            job.setAutoDelete(False)
+            job.signals.decoded.connect(self._on_decoded)
+            self._running[key] = job
+            self._pool.start(job)
+
+    @Slot(object, QImage)
+    def _on_decoded(self, key: ThumbnailKey, image: QImage) -> None:
+        self._running.pop(key, None)
+        if image.isNull():
+            self._failed.add(key)
+        else:
+            self._cache[key] = QPixmap.fromImage(image)
+            while len(self._cache) > self._capacity:
+                self._cache.popitem(last=False)
+        self.ready.emit(key)
+        self._start_next()
+
+    def placeholder(self, edge: int, broken: bool = False) -> QPixmap:
+        cache_key = -edge if broken else edge
+        pixmap = self._placeholders.get(cache_key)
+        if pixmap is None:
+            pixmap = QPixmap(edge, edge)
+            pixmap.fill(QColor(0, 0, 0, 0))
+            painter = QPainter(pixmap)
+            painter.setPen(QColor(160, 160, 160))
+            painter.setBrush(QColor(235, 235, 235))
+            painter.drawRoundedRect(1, 1, edge - 2, edge - 2, 4, 4)
+            if broken:
+                painter.setPen(QColor(200, 60, 60))
+                painter.drawLine(edge // 4, edge // 4, 3 * edge // 4, 3 * edge // 4)
+                painter.drawLine(3 * edge // 4, edge // 4, edge // 4, 3 * edge // 4)
+            painter.end()
+            self._placeholders[cache_key] = pixmap
+        return pixmap
+
+    def is_busy(self) -> bool:
+        return bool(self._running or self._pending)
+
+    def shutdown(self) -> None:
+        self._pending.clear()
+        self._pool.waitForDone()
