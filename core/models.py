@@ -112,6 +112,7 @@ class RefreshResult:
     height: int | None = None
     error: str | None = None
     reason: FailureReason | None = None
+    entry: ImageEntry | None = None  # the manifest row as this refresh left it
 
     @property
     def ok(self) -> bool:

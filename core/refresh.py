@@ -308,4 +308,5 @@ class Refresher:
             height=height if height is not None else entry.height,
             error=error.message if error else None,
             reason=error.reason if error else None,
+            entry=entry,
         )

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         folder = args.cache_dir or window.preferences.cache_dir or default_cache_dir()
     script = ScriptedDemo(window, screenshot, expected=24) if screenshot is not None else None
     window.show()
-    window.open_cache(folder)
+    window.open_cache(folder, remember=not args.demo)
     if script is not None:
         script.finished.connect(app.exit)
         script.start()

@@ -10,8 +10,10 @@ import colorsys
 import hashlib
 import io
 import threading
+import time
 from collections import Counter
 from datetime import datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image, ImageDraw, ImageFont
@@ -128,6 +130,7 @@ class DemoServer:
                 self.send_header("Content-Type", _FORMATS[extension][1])
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("ETag", f'"v{version}"')
+                self.send_header("Last-Modified", formatdate(time.time(), usegmt=True))
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QGridLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QScrollArea,
     QSizePolicy,
     QTableWidget,
@@ -22,19 +23,48 @@ from core.models import HistoryEntry
 from gui.image_model import human_size
 from gui.result_text import clock, full_time, result_text
 from gui.rows import ImageRow
-from gui.thumbnails import PREVIEW_EDGE, ThumbnailKey, ThumbnailLoader
+from gui.thumbnails import GRID_EDGE, PREVIEW_EDGE, TABLE_EDGE, ThumbnailKey, ThumbnailLoader
 
 HISTORY_HEADERS = ["When", "Mode", "Before", "After", "Outcome"]
+# Sizes an old picture may still be cached at, best first, for the before/after view.
+PICTURE_EDGES = (PREVIEW_EDGE, GRID_EDGE, TABLE_EDGE)
 
 
 class _Picture(QLabel):
+    """A picture that scales down to the width it is given, keeping its aspect ratio."""
+
     def __init__(self, caption: str) -> None:
         super().__init__()
-        self.caption = caption
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(160, 120)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(100, 80)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setAccessibleName(caption)
+        self._original = QPixmap()
+
+    def show_pixmap(self, pixmap: QPixmap) -> None:
+        self._original = pixmap
+        self.setText("")
+        self._fit()
+
+    def show_text(self, text: str) -> None:
+        self._original = QPixmap()
+        self.setPixmap(QPixmap())
+        self.setText(text)
+
+    def shown_pixmap(self) -> QPixmap:
+        return self._original
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._original.isNull():
+            return
+        width = min(self.width(), self._original.width())
+        self.setPixmap(
+            self._original.scaledToWidth(max(width, 1), Qt.TransformationMode.SmoothTransformation)
+        )
 
 
 class DetailsPane(QWidget):
@@ -56,7 +86,7 @@ class DetailsPane(QWidget):
         pictures.addWidget(self.before_caption, 1, 0)
         pictures.addWidget(self.after_caption, 1, 1)
 
-        self.fields: dict[str, QLabel] = {}
+        self.fields: dict[str, QLineEdit] = {}
         form = QFormLayout()
         for name in (
             "Name",
@@ -72,9 +102,9 @@ class DetailsPane(QWidget):
             "ETag",
             "Downloaded",
         ):
-            value = QLabel()
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setWordWrap(True)
+            value = QLineEdit()  # read-only: long URLs and hashes scroll, select and copy
+            value.setReadOnly(True)
+            value.setFrame(False)
             value.setAccessibleName(name)
             self.fields[name] = value
             form.addRow(f"{name}:", value)
@@ -98,6 +128,7 @@ class DetailsPane(QWidget):
         layout.addWidget(self.history)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -111,8 +142,7 @@ class DetailsPane(QWidget):
                 value.clear()
             self.before.hide()
             self.before_caption.hide()
-            self.after.setPixmap(QPixmap())
-            self.after.setText("Select an image to see its details.")
+            self.after.show_text("Select an image to see its details.")
             self.after_caption.clear()
             self.history.setRowCount(0)
             return
@@ -133,6 +163,7 @@ class DetailsPane(QWidget):
         }
         for name, text in facts.items():
             self.fields[name].setText(text)
+            self.fields[name].setCursorPosition(0)
         self._show_pictures()
 
     def show_history(self, key: str, history: list[HistoryEntry]) -> None:
@@ -148,7 +179,10 @@ class DetailsPane(QWidget):
                 item.outcome + (f": {item.error}" if item.error else ""),
             ]
             for c, text in enumerate(cells):
-                self.history.setItem(r, c, QTableWidgetItem(text))
+                cell = QTableWidgetItem(text)
+                cell.setToolTip(text)
+                self.history.setItem(r, c, cell)
+        self.history.resizeColumnsToContents()
 
     def _keys(self) -> tuple[ThumbnailKey | None, ThumbnailKey | None]:
         row = self._row
@@ -180,21 +214,26 @@ class DetailsPane(QWidget):
         self.before.setVisible(comparing)
         self.before_caption.setVisible(comparing)
         if comparing and previous is not None and row.result is not None:
-            old = self._thumbnails.cached(previous) or self._thumbnails.cached((*previous[:3], 128))
+            old = next(
+                (
+                    p
+                    for edge in PICTURE_EDGES
+                    if (p := self._thumbnails.cached((*previous[:3], edge)))
+                ),
+                None,
+            )
             if old is not None:
-                self.before.setPixmap(old)
+                self.before.show_pixmap(old)
             else:
-                self.before.setPixmap(QPixmap())
-                self.before.setText("(the old picture was not on screen before the refresh)")
+                self.before.show_text("(the old picture was not\nshown before the refresh)")
             self.before_caption.setText(f"Before: {clock(row.result.before_mtime)}")
             self.after_caption.setText(f"After: {clock(row.result.after_mtime)}")
         else:
             self.after_caption.setText(f"Modified {clock(row.file.mtime)}" if row.file else "")
         if current is None:
-            self.after.setPixmap(QPixmap())
-            self.after.setText("(no file in the cache)")
+            self.after.show_text("(no file in the cache)")
         else:
-            self.after.setPixmap(self._thumbnails.pixmap(current))
+            self.after.show_pixmap(self._thumbnails.pixmap(current))
 
     def _on_thumbnail_ready(self, key: ThumbnailKey) -> None:
         previous, current = self._keys()

@@ -129,15 +129,18 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(Column.THUMBNAIL, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(Column.THUMBNAIL, TABLE_EDGE + 10)
         for column, width in (
-            (Column.NAME, 230),
+            (Column.NAME, 210),
             (Column.CATEGORY, 90),
             (Column.DIMENSIONS, 95),
             (Column.SIZE, 75),
             (Column.MODIFIED, 150),
-            (Column.URL, 260),
+            (Column.RESULT, 330),
         ):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
+        header.setSectionsMovable(True)
+        # The refresh result sits next to the modified time: before → after reads at a glance.
+        header.moveSection(header.visualIndex(Column.RESULT), header.visualIndex(Column.URL))
 
         self.grid = QListView()
         self.grid.setModel(self.proxy)
@@ -172,7 +175,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.details)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 1)
-        self.splitter.setSizes([160, 900, 380])
+        self.splitter.setSizes([160, 1000, 360])
         self.setCentralWidget(self.splitter)
 
     def _build_menus_and_toolbar(self) -> None:
@@ -310,8 +313,11 @@ class MainWindow(QMainWindow):
         c.batch_finished.connect(self._on_batch_finished)
 
     # --- opening a cache ------------------------------------------------------------------------
-    def open_cache(self, folder: Path) -> None:
-        """Open a cache folder in the background; `cache_opened` or `cache_failed` follows."""
+    def open_cache(self, folder: Path, remember: bool = True) -> None:
+        """Open a cache folder in the background; `cache_opened` or `cache_failed` follows.
+
+        `remember`: store it as the folder to open next time (not for the demo's temporary one).
+        """
         if self.controller.is_running():
             self.statusBar().showMessage(
                 "Cancel the running refreshes before opening another folder.", 5000
@@ -321,18 +327,19 @@ class MainWindow(QMainWindow):
         settings = self.preferences.refresh_settings()
         self.background.run(
             lambda: cache_loading.load_cache(folder, settings),
-            self._on_cache_loaded,
+            functools.partial(self._on_cache_loaded, remember=remember),
             self._on_cache_failed,
         )
 
-    def _on_cache_loaded(self, loaded: cache_loading.LoadedCache) -> None:
+    def _on_cache_loaded(self, loaded: cache_loading.LoadedCache, remember: bool) -> None:
         previous, self.cache = self.cache, loaded.cache
         if previous is not None:
             self.background.run(previous.close, lambda _none: None, lambda _message: None)
         self.model.set_rows(loaded.rows)
-        self.preferences.remember(loaded.cache.root)
-        self.app_settings.save(self.preferences)
-        self._rebuild_recent_menu()
+        if remember:
+            self.preferences.remember(loaded.cache.root)
+            self.app_settings.save(self.preferences)
+            self._rebuild_recent_menu()
         self.setWindowTitle(f"Image Refresh — {loaded.cache.root}")
         self.statusBar().showMessage(f"Opened {loaded.cache.root}", 4000)
         self.details.show_row(None)
@@ -623,7 +630,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 820)
+            self.resize(1520, 900)
         if state is not None:
             self.restoreState(state)
         if splitter is not None:

@@ -63,15 +63,8 @@ class ImageRow:
             if result.after_mtime is not None and result.after_size is not None
             else self.file
         )
-        entry = replace(
-            self.entry,
-            rel_path=path.relative_to(path.parents[1]).as_posix() if path else self.entry.rel_path,
-            width=result.width,
-            height=result.height,
-            size=result.after_size if result.ok else self.entry.size,
-            sha256=result.after_sha256 if result.ok else self.entry.sha256,
-            last_outcome=result.action.value,
-            last_error=result.error,
+        entry = result.entry or replace(
+            self.entry, last_outcome=result.action.value, last_error=result.error
         )
         return replace(
             self, entry=entry, path=path, file=file, state=state, result=result, bytes_received=0

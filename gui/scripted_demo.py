@@ -6,12 +6,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.timestamps import format_mtime
 from gui.main_window import MainWindow
-from gui.result_text import full_time
 from gui.rows import RowState
 
 POLL_MS = 100
 TIMEOUT_MS = 120_000
+WINDOW_SIZE = (1520, 900)
 
 
 class ScriptedDemo(QObject):
@@ -32,6 +33,7 @@ class ScriptedDemo(QObject):
         self._elapsed = 0
 
     def start(self) -> None:
+        self.window.resize(*WINDOW_SIZE)  # the same framing on every screen, for comparable shots
         self._timer.start()
 
     def _tick(self) -> None:
@@ -79,16 +81,16 @@ class ScriptedDemo(QObject):
         self._save("after-grid")
         self.window.set_view("table")
         failed = 0
-        print(f"{'image':<36} {'before':<20}    {'after':<20} result")
+        print(f"{'image':<48} {'before (mtime)':<23}    {'after (mtime)':<23} result")
         for row in sorted(self.window.model.rows(), key=lambda r: (r.entry.category, r.name)):
             result = row.result
             if result is None:
                 continue
             failed += not result.ok
-            image = f"{row.entry.category}/{row.name[:24]}"
-            before, after = full_time(result.before_mtime), full_time(result.after_mtime)
+            image = f"{row.entry.category}/{row.name}"
+            before, after = format_mtime(result.before_mtime), format_mtime(result.after_mtime)
             error = f": {result.error}" if result.error else ""
-            print(f"{image:<36} {before:<20} → {after:<20} {result.action.value}{error}")
+            print(f"{image:<48} {before:<23} → {after:<23} {result.action.value}{error}")
         for path in self.saved:
             print(f"screenshot: {path}")
         self._finish(1 if failed else 0)

@@ -17,7 +17,7 @@ ThumbnailKey = tuple[str, float, int, int]
 
 TABLE_EDGE = 48
 GRID_EDGE = 128
-PREVIEW_EDGE = 360
+PREVIEW_EDGE = 320
 
 
 def decode_thumbnail(path: Path, edge: int) -> QImage:
