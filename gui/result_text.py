@@ -76,6 +76,8 @@ def result_text(row: ImageRow) -> str:
         case Action.CACHED:
             return f"{mark.value} already cached, {before}"
     label = "same bytes" if result.same_bytes else result.action.value
+    if result.before_mtime is None:
+        return f"{mark.value} {label} {after}"
     return f"{mark.value} {label} {before} → {after}"
 
 
