@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ from core import naming
 from core.http_client import HttpClient, ProgressCallback, Validators
 from core.manifest import Manifest
 from core.models import Action, FailureReason, HistoryEntry, ImageEntry, RefreshError, RefreshResult
-from core.settings import RefreshSettings
+from core.settings import DEFAULT_CATEGORY, RefreshSettings
 from core.storage import CacheStorage, install_atomically
 from core.validation import validate_image
 
@@ -29,14 +30,17 @@ log = logging.getLogger(__name__)
 class FileState:
     mtime: float
     size: int
-    sha256: str
+    sha256: str | None
 
     @classmethod
-    def read(cls, path: Path | None) -> FileState | None:
+    def read(cls, path: Path | None, *, known_sha256: str | None = None) -> FileState | None:
+        """Stat the file; hash it unless `known_sha256` (the manifest's) is trusted instead."""
         if path is None:
             return None
         try:
             stat = path.stat()
+            if known_sha256 is not None:
+                return cls(stat.st_mtime, stat.st_size, known_sha256)
             digest = hashlib.sha256()
             with path.open("rb") as file:
                 while chunk := file.read(1 << 20):
@@ -85,7 +89,7 @@ class Refresher:
             if entry is None:
                 return RefreshResult(
                     key,
-                    naming.normalize_category("images"),
+                    DEFAULT_CATEGORY,
                     None,
                     Action.FAILED,
                     force_refresh,
@@ -93,7 +97,9 @@ class Refresher:
                     reason=FailureReason.NO_SOURCE,
                 )
             old_path = entry.path_in(self.storage.root)
-            before = FileState.read(old_path)
+            replacing = force_refresh or check_for_updates
+            # Only a replacement needs the old bytes' real hash (same-bytes check, history).
+            before = FileState.read(old_path, known_sha256=None if replacing else entry.sha256)
             if cancel is not None and cancel.is_set():
                 return self._finish(
                     entry,
@@ -102,7 +108,7 @@ class Refresher:
                     check_for_updates,
                     RefreshError(FailureReason.CANCELLED, "cancelled"),
                 )
-            if before is not None and not force_refresh and not check_for_updates:
+            if before is not None and not replacing:
                 log.info(
                     "cached %s at %s, no request made (mtime %.6f)", key, old_path, before.mtime
                 )
@@ -150,6 +156,9 @@ class Refresher:
                         cancel=cancel,
                         progress=progress,
                     )
+                    if not fetched.not_modified:
+                        out.flush()
+                        os.fsync(out.fileno())  # on disk before it may replace the old file
             except OSError as error:
                 raise RefreshError(
                     FailureReason.DISK, f"cannot write the download ({error.strerror or error})"
@@ -185,9 +194,7 @@ class Refresher:
                 raise RefreshError(
                     FailureReason.DISK, f"cannot store the image ({error.strerror or error})"
                 ) from error
-            after = FileState(
-                destination.stat().st_mtime, fetched.bytes_written, fetched.sha256 or ""
-            )
+            after = FileState(destination.stat().st_mtime, fetched.bytes_written, fetched.sha256)
         finally:
             temp.unlink(missing_ok=True)
         if force_refresh:

@@ -121,10 +121,8 @@ class CacheStorage:
 
 
 def install_atomically(temp: Path, destination: Path) -> None:
-    """Flush `temp` to disk and rename it over `destination` in one step."""
+    """Rename `temp` (already fsynced) over `destination` in one step, and make it durable."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with temp.open("rb+") as file:
-        os.fsync(file.fileno())
     os.replace(temp, destination)
     _fsync_directory(destination.parent)
 
