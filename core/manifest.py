@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 
+from filelock import FileLock
+
 from core.models import HistoryEntry, ImageEntry
 
 SCHEMA_VERSION = 1
@@ -64,27 +66,31 @@ class Manifest:
         """Create or check the manifest; return True if this call created its tables.
 
         A missing and an empty file are both new. Programs started on a new cache at the same
-        moment decide under SQLite's write lock, so exactly one of them creates the tables.
+        moment take turns under a file lock, so exactly one of them creates the tables (SQLite's
+        own locks would fail one of them with "database is locked" while it switches to WAL).
         """
         created = False
-        with self._connect() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("BEGIN IMMEDIATE")
-                version = db.execute("PRAGMA user_version").fetchone()[0]
+        version = self._schema_version()
+        if version == 0:
+            with FileLock(self.path.with_name(f"{self.path.name}.lock")):
+                version = self._schema_version()
                 if version == 0:
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        db.execute(statement)
-                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                    created = True
-                db.execute("COMMIT")
-            if version > SCHEMA_VERSION:
-                raise ManifestError(
-                    f"the manifest {self.path} was written by a newer Image Refresh"
-                    f" (schema {version}); please update the program"
-                )
+                    with self._connect() as db:
+                        db.execute("PRAGMA journal_mode=WAL")
+                        db.executescript(
+                            f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                        )
+                    version, created = SCHEMA_VERSION, True
+        if version > SCHEMA_VERSION:
+            raise ManifestError(
+                f"the manifest {self.path} was written by a newer Image Refresh"
+                f" (schema {version}); please update the program"
+            )
         return created
+
+    def _schema_version(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
