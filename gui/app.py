@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from core.logging_setup import configure_logging
@@ -33,6 +35,14 @@ def create_application() -> QApplication:
     app.setDesktopFileName("image-refresh")
     app.setWindowIcon(icon("app"))
     return app
+
+
+def _close_on_interrupt(window: MainWindow) -> None:
+    """Ctrl+C in the terminal closes the window cleanly (Qt's loop would otherwise ignore it)."""
+    signal.signal(signal.SIGINT, lambda _signum, _frame: window.close())
+    wake = QTimer(window)  # lets the interpreter run its signal handlers while Qt waits
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         folder = args.cache_dir or window.preferences.cache_dir or default_cache_dir()
     script = ScriptedDemo(window, screenshot, expected=24) if screenshot is not None else None
+    _close_on_interrupt(window)
     window.show()
     window.open_cache(folder, remember=not args.demo)
     if script is not None:

@@ -240,5 +240,8 @@ class DetailsPane(QWidget):
         if key in (previous, current):
             self._show_pictures()
 
+    def shown_key(self) -> str | None:
+        return self._row.key if self._row is not None else None
+
     def preview_key(self) -> ThumbnailKey | None:
         return self._keys()[1]

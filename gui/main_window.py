@@ -437,8 +437,7 @@ class MainWindow(QMainWindow):
 
     def _on_job_finished(self, key: str, result: RefreshResult) -> None:
         self.model.apply_result(key, result)
-        current = self.details._row
-        if current is not None and current.key == key:
+        if self.details.shown_key() == key:
             self._show_details(self.model.row_for_key(key))
 
     def _show_batch(self, batch: BatchProgress | None) -> None:
