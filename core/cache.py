@@ -50,6 +50,7 @@ class ImageCache:
         return self
 
     def close(self) -> None:
+        self.manifest.close()
         self.storage.close()
 
     def __enter__(self) -> ImageCache:

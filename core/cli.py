@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
             print("image-refresh: the window is not available in this build", file=sys.stderr)
             return EXIT_FAILED
         return open_window(args)
-    configure_logging(args.verbose)
+    log_output = configure_logging(args.verbose)
     try:
         settings = RefreshSettings(
             jobs=getattr(args, "jobs", 8),
@@ -197,6 +197,8 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    finally:
+        log_output.close()
 
 
 def _read_urls(args: argparse.Namespace) -> list[str]:

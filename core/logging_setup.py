@@ -1,40 +1,72 @@
-"""Logging for the command line and the window: stderr on request, a rotating file always."""
+"""Logging for the command line and the window: stderr on request, a rotating file always.
+
+Records are handed to a queue and written by a background thread, so download threads never
+wait on each other for the file or the terminal.
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import queue
 from pathlib import Path
 
 from core.settings import default_log_dir
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 CORE_LOGGER = "core"
-_OUR_HANDLERS = ("image-refresh-stderr", "image-refresh-file")
+HANDLER_NAME = "image-refresh-queue"
 
 
-def configure_logging(verbose: bool, log_dir: Path | None = None) -> Path | None:
-    """Send core records to a rotating file (and to stderr if `verbose`); return the file."""
+class LogOutput:
+    """The running outputs of the core's log; `close()` flushes and detaches them."""
+
+    def __init__(
+        self,
+        handler: logging.handlers.QueueHandler,
+        listener: logging.handlers.QueueListener,
+        log_file: Path | None,
+    ) -> None:
+        self._handler = handler
+        self._listener = listener
+        self.log_file = log_file
+
+    def close(self) -> None:
+        logging.getLogger(CORE_LOGGER).removeHandler(self._handler)
+        self._listener.stop()  # writes what is still queued
+        for handler in self._listener.handlers:
+            handler.close()
+
+
+def configure_logging(verbose: bool, log_dir: Path | None = None) -> LogOutput:
+    """Send core records to a rotating file, and to stderr if `verbose`."""
     logger = logging.getLogger(CORE_LOGGER)
     logger.setLevel(logging.INFO)
-    for old in [h for h in logger.handlers if h.name in _OUR_HANDLERS]:
+    for old in [h for h in logger.handlers if h.name == HANDLER_NAME]:
         logger.removeHandler(old)
-        old.close()
     formatter = logging.Formatter(LOG_FORMAT)
-    stderr = logging.StreamHandler()
-    stderr.setLevel(logging.INFO if verbose else logging.CRITICAL + 1)
-    stderr.setFormatter(formatter)
-    stderr.name = "image-refresh-stderr"
-    logger.addHandler(stderr)
-    folder = log_dir or default_log_dir()
+    outputs: list[logging.Handler] = []
+    if verbose:
+        outputs.append(logging.StreamHandler())
+    log_file = _open_log_file(log_dir or default_log_dir())
+    if log_file is not None:
+        outputs.append(log_file)
+    for output in outputs:
+        output.setFormatter(formatter)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = logging.handlers.QueueHandler(records)
+    handler.name = HANDLER_NAME
+    listener = logging.handlers.QueueListener(records, *outputs, respect_handler_level=True)
+    listener.start()
+    logger.addHandler(handler)
+    return LogOutput(handler, listener, Path(log_file.baseFilename) if log_file else None)
+
+
+def _open_log_file(folder: Path) -> logging.handlers.RotatingFileHandler | None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
+        return logging.handlers.RotatingFileHandler(
             folder / "image-refresh.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:
         return None  # no writable log folder: keep working without a log file
-    file_handler.setFormatter(formatter)
-    file_handler.name = "image-refresh-file"
-    logger.addHandler(file_handler)
-    return Path(file_handler.baseFilename)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
@@ -61,6 +62,8 @@ class ManifestError(Exception):
 class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
 
     def open(self) -> bool:
         """Create or check the manifest; return True if this call created its tables.
@@ -94,25 +97,40 @@ class Manifest:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, opened once and kept (opening one costs more than a query)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            except sqlite3.Error as error:
+                raise ManifestError(f"cannot open the manifest {self.path}: {error}") from error
+            self._local.db = db
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as error:
-            raise ManifestError(f"cannot open the manifest {self.path}: {error}") from error
-        try:
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA synchronous=NORMAL")
+            if not getattr(self._local, "configured", False):
+                db.execute("PRAGMA foreign_keys=ON")
+                db.execute("PRAGMA synchronous=NORMAL")
+                self._local.configured = True
             yield db
         except sqlite3.DatabaseError as error:
+            self.close()
             raise ManifestError(
                 f"the manifest {self.path} is damaged ({error}). Your images are untouched;"
                 " move the manifest aside and run again to rebuild it from the files on disk."
             ) from error
-        finally:
+
+    def close(self) -> None:
+        """Close the calling thread's connection (other threads' close when they end)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            self._local.configured = False
             db.close()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
+        # Threads of this process queue here rather than in SQLite's sleeping busy handler;
+        # other processes still wait on SQLite's own lock.
+        with self._write_lock, self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db

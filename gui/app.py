@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         args.demo = True
         screenshot = screenshot or Path(tempfile.gettempdir()) / "image-refresh-demo.png"
-    configure_logging(args.verbose)
+    if screenshot is not None:
+        args.demo = True  # --screenshot runs the demo by itself, on a display or not
+    log_output = configure_logging(args.verbose)
     app = create_application()
     window = MainWindow()
     server: DemoServer | None = None
@@ -90,5 +92,6 @@ def run(args: argparse.Namespace) -> int:
         window.close()
         if server is not None:
             server.stop()
+        log_output.close()
         if temporary_cache is not None and script is None:
             shutil.rmtree(temporary_cache, ignore_errors=True)

@@ -9,19 +9,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core import __version__, cli
-from core.logging_setup import CORE_LOGGER
 from core.models import Action
 from tests.server import (
     LoopbackServer,
@@ -61,17 +58,6 @@ LIST_KEYS = {
     "last_error",
 }
 RED, BLUE = jpeg_bytes((255, 0, 0)), jpeg_bytes((0, 0, 255))
-
-
-@pytest.fixture(autouse=True)
-def _detach_cli_log_handlers() -> Iterator[None]:
-    """cli.main attaches stderr and file handlers to the core logger; drop them after each test
-    so later tests do not write into this test's captured stream or log folder."""
-    yield
-    logger = logging.getLogger(CORE_LOGGER)
-    for handler in [h for h in logger.handlers if h.name and h.name.startswith("image-refresh")]:
-        logger.removeHandler(handler)
-        handler.close()
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
