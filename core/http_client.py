@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -24,6 +27,8 @@ ProgressCallback = Callable[[int, int | None], None]
 """Called with (bytes so far, expected total or None) after each chunk."""
 
 TRANSIENT_STATUSES = (429, 502, 503, 504)
+CANCEL_POLL = 0.05
+"""Seconds between two looks at the cancel flag while a body is read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +148,7 @@ class HttpClient:
                 response = self._session().get(
                     url, headers=headers, stream=True, timeout=(timeout, timeout)
                 )
-                with response:
+                with response, _cancel_watcher.watch(response, cancel):
                     return self._read_body(response, out, conditional, cancel, progress)
             except Exception as error:  # requests, urllib3 and OSError subclasses
                 if cancel is not None and cancel.is_set():
@@ -207,6 +212,57 @@ class HttpClient:
             last_modified=response.headers.get("Last-Modified"),
             content_type=response.headers.get("Content-Type"),
         )
+
+
+class _CancelWatcher:
+    """One thread that ends the reads of cancelled downloads, instead of one thread per download.
+
+    The cancel flag is checked between chunks, but a read from a silent server waits for the next
+    chunk up to the timeout; shutting the socket down ends that read at once.
+    """
+
+    def __init__(self) -> None:
+        self._watched: dict[int, tuple[requests.Response, threading.Event]] = {}
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def watch(self, response: requests.Response, cancel: threading.Event | None) -> Iterator[None]:
+        if cancel is None:
+            yield
+            return
+        with self._changed:
+            self._watched[id(response)] = (response, cancel)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="cancel-watch", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                del self._watched[id(response)]
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._watched:
+                    self._changed.wait()
+                cancelled = [r for r, cancel in self._watched.values() if cancel.is_set()]
+            for response in cancelled:
+                _shut_down(response)
+            time.sleep(CANCEL_POLL)
+
+
+def _shut_down(response: requests.Response) -> None:
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            # the plain socket's shutdown: an SSLSocket's would drop its SSL state
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_cancel_watcher = _CancelWatcher()
 
 
 def _content_length(response: requests.Response) -> int | None:

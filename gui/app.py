@@ -93,5 +93,5 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
         log_output.close()
-        if temporary_cache is not None and script is None:
+        if temporary_cache is not None:
             shutil.rmtree(temporary_cache, ignore_errors=True)

@@ -31,7 +31,8 @@ DEFAULT_CATEGORIES = ["events", "performers", "venues", "images"]
 
 def urls_in(text: str) -> list[str]:
     """The http(s) URLs in pasted or dropped text, one per line or separated by spaces."""
-    return list(dict.fromkeys(w for w in text.split() if w.startswith(("http://", "https://"))))
+    words = (w.strip("<>()[]{}\"'.,;") for w in text.split())
+    return list(dict.fromkeys(w for w in words if w.startswith(("http://", "https://"))))
 
 
 class AddUrlsDialog(QDialog):

@@ -123,8 +123,9 @@ class LevelFilter(QSortFilterProxyModel):
         self._minimum = logging.INFO
 
     def set_minimum(self, level: int) -> None:
+        self.beginFilterChange()  # invalidateFilter() is deprecated since Qt 6.10
         self._minimum = level
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(
         self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
@@ -186,7 +187,8 @@ class LogDock(QDockWidget):
     def _follow(self) -> None:
         bar = self.view.verticalScrollBar()
         if bar.value() >= bar.maximum() - 4:
-            QTimer.singleShot(0, self.view.scrollToBottom)
+            # the view as context: the call is dropped if the dock is deleted first
+            QTimer.singleShot(0, self.view, self.view.scrollToBottom)
 
     def copy_lines(self) -> None:
         selected = sorted(self.view.selectionModel().selectedRows(), key=lambda i: i.row())

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
 from core.cache import ImageCache
 from core.settings import RefreshSettings
@@ -18,6 +19,14 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.setenv(variable, str(tmp_path / "user" / variable.lower()))
     monkeypatch.setenv("IMAGE_REFRESH_CACHE_DIR", str(tmp_path / "default-cache"))
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _private_qsettings(tmp_path: Path) -> None:
+    """Qt reads the XDG config folder once per process: point QSettings at this test's folder."""
+    folder = str(tmp_path / "qsettings")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
 
 
 @pytest.fixture

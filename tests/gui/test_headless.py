@@ -1,0 +1,17 @@
+"""Without any display, `image-refresh gui` still does the job offscreen and says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.gui.screenshots import assert_demo_succeeded, describe, run_screenshot_demo
+
+
+def test_gui_without_a_display_runs_the_demo_offscreen_and_saves_screenshots(
+    tmp_path: Path,
+) -> None:
+    completed, screenshots = run_screenshot_demo(tmp_path, {})
+
+    assert "No display found" in completed.stdout, describe(completed)
+    assert_demo_succeeded(completed, screenshots)
+    assert all(path.parent == tmp_path / "shots" for path in screenshots)

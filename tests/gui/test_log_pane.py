@@ -1,0 +1,46 @@
+"""The log pane shows the core's refresh records live; it survives being deleted mid-update."""
+
+from __future__ import annotations
+
+import logging
+
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent
+from pytestqt.qtbot import QtBot
+
+from gui.log_pane import LogDock, LogLine
+from tests.gui.helpers import WindowFactory
+
+
+def test_a_force_refresh_is_logged_in_the_log_pane(
+    qtbot: QtBot, open_window: WindowFactory
+) -> None:
+    opened = open_window(1)
+    window = opened.window
+    (url,) = opened.urls
+    dock = window.log_dock
+
+    with qtbot.waitSignal(window.controller.batch_finished, timeout=10_000):
+        window.refresh_entries([opened.row(url).entry], force_refresh=True)
+    qtbot.waitUntil(lambda: any("after_mtime" in line.text for line in dock.model.lines()))
+
+    text = "\n".join(line.text for line in dock.model.lines())
+    assert f"refresh {url} force_refresh=True" in text
+    assert "deleting previous file" in text
+    assert f"download url={url} status=200" in text
+    shown = dock.filter.rowCount()
+    dock.level.setCurrentText("Warnings")
+    assert dock.filter.rowCount() < shown
+
+
+def test_deleting_the_dock_right_after_new_lines_is_safe(qtbot: QtBot) -> None:
+    dock = LogDock()
+    dock.model.append(LogLine(logging.INFO, "one line"))
+    dock.model.flush()  # rows inserted: the view is asked to follow them on the next turn
+    assert dock.model.rowCount() == 1
+
+    dock.detach()
+    dock.deleteLater()
+    QCoreApplication.sendPostedEvents(dock, QEvent.Type.DeferredDelete)  # before the next turn
+    assert not shiboken6.isValid(dock)
+    QCoreApplication.processEvents()  # a pending call into the dead view would raise here
