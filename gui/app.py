@@ -53,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
             "saving screenshots of the window."
         )
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        args.demo = True
         screenshot = screenshot or Path(tempfile.gettempdir()) / "image-refresh-demo.png"
     if screenshot is not None:
         args.demo = True  # --screenshot runs the demo by itself, on a display or not
