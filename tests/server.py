@@ -102,8 +102,10 @@ def conditional_image(body: bytes, etag: str) -> Responder:
     return respond
 
 
-def stall(body: bytes, after: int, seconds: float) -> Responder:
-    """Sends `after` bytes of the body, then nothing for `seconds`."""
+def stall(
+    body: bytes, after: int, seconds: float, started: threading.Event | None = None
+) -> Responder:
+    """Sends `after` bytes of the body, sets `started` (if given), then nothing for `seconds`."""
 
     def respond(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
@@ -112,6 +114,8 @@ def stall(body: bytes, after: int, seconds: float) -> Responder:
         handler.end_headers()
         handler.wfile.write(body[:after])
         handler.wfile.flush()
+        if started is not None:
+            started.set()
         time.sleep(seconds)
         handler.close_connection = True
 
@@ -215,22 +219,5 @@ def unsized(body: bytes, chunked: bool, content_type: str = "image/jpeg") -> Res
             handler.wfile.write(body)
         handler.wfile.flush()
         handler.close_connection = not chunked
-
-    return respond
-
-
-def stall_then_set(body: bytes, after: int, seconds: float, event: threading.Event) -> Responder:
-    """Like `stall`, but sets `event` once the first `after` bytes are on the wire."""
-
-    def respond(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "image/jpeg")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body[:after])
-        handler.wfile.flush()
-        event.set()
-        time.sleep(seconds)
-        handler.close_connection = True
 
     return respond

@@ -44,7 +44,6 @@ from tests.server import (
     sequence,
     serve,
     stall,
-    stall_then_set,
     unsized,
 )
 
@@ -381,7 +380,7 @@ def test_cancel_while_the_download_stalls_keeps_the_previous_file(
     previous = cache_good_image(server, cache)
     cancel = threading.Event()
     # The server sets the event itself once part of the body is on its way, then stalls.
-    server.route(ROUTE, stall_then_set(BIG_BODY, after=1000, seconds=1.0, event=cancel))
+    server.route(ROUTE, stall(BIG_BODY, after=1000, seconds=1.0, started=cancel))
 
     result = cache.refresh(previous.entry, force_refresh=True, cancel=cancel)
 

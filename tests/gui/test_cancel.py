@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from core.models import Action
 from gui.rows import RowState
 from tests.gui.helpers import OpenedWindow, WindowFactory, show_active, temporaries
-from tests.server import image, jpeg_bytes, sequence, stall_then_set
+from tests.server import image, jpeg_bytes, sequence, stall
 
 STALL_SECONDS = 6.0  # far shorter than the window's 30 s timeout, far longer than a cancel
 CANCELLED_WITHIN_MS = 2_000
@@ -36,7 +36,7 @@ def stalling_window(open_window: WindowFactory) -> tuple[OpenedWindow, list[thre
         {
             f"/events/slow-{i}.jpg": sequence(
                 image(jpeg_bytes((50 * i, 100, 100))),
-                stall_then_set(noisy_jpeg(i), after=1000, seconds=STALL_SECONDS, event=stalled[i]),
+                stall(noisy_jpeg(i), after=1000, seconds=STALL_SECONDS, started=stalled[i]),
             )
             for i in range(IMAGES)
         }
