@@ -42,7 +42,8 @@ class CacheStorage:
         if self.root.exists() and not self.root.is_dir():
             raise CacheDirError(f"{self.root} is not a folder")
         try:
-            for folder in (self.root, self.state_dir, self._tmp_root, self._locks_dir):
+            self.root.mkdir(parents=True, exist_ok=True)  # the default one may be brand new
+            for folder in (self.state_dir, self._tmp_root, self._locks_dir):
                 folder.mkdir(exist_ok=True)
             session = f"session-{uuid.uuid4().hex}"
             lock = FileLock(self._tmp_root / f"{session}.lock")
@@ -107,7 +108,8 @@ class CacheStorage:
             yield
 
     def absolute(self, rel_path: str) -> Path:
-        path = (self.root / rel_path).resolve()
+        # A lexical check (no symlink lookups): names come from naming.py or the manifest.
+        path = Path(os.path.normpath(self.root / rel_path))
         if not path.is_relative_to(self.root) or path.is_relative_to(self.state_dir):
             raise ValueError(f"{rel_path!r} is outside the cache folder")
         return path

@@ -659,3 +659,17 @@ def test_the_file_mtime_is_when_we_wrote_it_not_the_servers_last_modified(
     assert result["before_mtime"] == before
     assert abs(time.time() - path.stat().st_mtime) < 60
     assert result["after_mtime"] == path.stat().st_mtime > year_2002
+
+
+def test_a_default_cache_dir_whose_parents_do_not_exist_yet_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh = tmp_path / "new-user" / "cache" / "image-refresh" / "images"
+    monkeypatch.setenv("IMAGE_REFRESH_CACHE_DIR", str(fresh))
+
+    code, out, err = run_main(capsys, "list")
+
+    assert code == 0, err
+    assert out == ""
+    assert (fresh / ".image-refresh").is_dir()
+    assert "0 image(s)" in err
