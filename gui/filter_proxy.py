@@ -1,10 +1,10 @@
-"""Sorting and filtering of the image list: by category and by a search in name or URL."""
+"""Filtering of the image list, by category and by a search in name or URL; the model sorts."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
 
-from gui.image_model import Role
+from gui.image_model import ImageTableModel, Role
 
 
 class ImageFilterProxy(QSortFilterProxyModel):
@@ -24,9 +24,19 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self._words = text.lower().split()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """The source model sorts its rows (ImageTableModel.sort); this proxy keeps their order."""
+        source = self.sourceModel()
+        if isinstance(source, ImageTableModel):
+            source.sort(column, order)
+        else:
+            super().sort(column, order)
+
     def filterAcceptsRow(
         self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
     ) -> bool:
+        if self._category is None and not self._words:
+            return True  # no call back into the model: this runs for every row on each reset
         index = self.sourceModel().index(source_row, 0, source_parent)
         if self._category is not None and index.data(Role.CATEGORY) != self._category:
             return False

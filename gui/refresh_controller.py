@@ -65,7 +65,7 @@ class RefreshController(QObject):
         if not self._jobs:
             self._cancel = threading.Event()
             self._batch = BatchProgress()
-        queued = []
+        queued: list[RefreshJob] = []
         for entry in entries:
             if entry.key in self._jobs:
                 continue
@@ -81,12 +81,15 @@ class RefreshController(QObject):
             job.signals.progress.connect(self.job_progress)
             job.signals.finished.connect(self._on_finished)
             self._jobs[entry.key] = job
-            queued.append(entry.key)
-            self._pool.start(job)
+            queued.append(job)
         self._batch.total += len(queued)
         if queued:
             self.batch_changed.emit(self._batch)
-        return queued
+        # Started last: once the workers run, this thread shares the GIL with them and every
+        # step of it (building 1,000 jobs, repainting) takes many times longer.
+        for job in queued:
+            self._pool.start(job)
+        return [job.entry.key for job in queued]
 
     def cancel(self) -> None:
         """Drop queued jobs and stop running ones between chunks; files stay as they were."""

@@ -18,14 +18,21 @@ process per round, started the way `image-refresh gui --cache-dir DIR` starts (t
 The images are generated deterministically with Pillow, served on 127.0.0.1 by the standard
 library's ThreadingHTTPServer (HTTP/1.1, in this parent process) and put into the caches through
 the core API (`ImageCache.add_urls`, `refresh_many`) once; the caches are reused by every round.
+Each child gets fresh user folders (settings, log) and the Qt platform `offscreen`, or `xcb` on
+an Xvfb started here (`--platform xvfb`). Bytecode is cached as in an installed program: one
+warm-up start (not counted) compiles it into the work folder. Each round also reports the CPU
+time other processes used meanwhile: on a busy machine the figures are not comparable.
 
     .venv/bin/python tests/benchmarks/gui_responsiveness.py [--rounds 3]
         [--platform offscreen|xvfb] [--only startup|refresh] [--workdir DIR]
-        [--startup-count 10000] [--refresh-count 1000] [--sample-stalls]
+        [--startup-count 10000] [--refresh-count 1000] [--code DIR] [--sample-stalls]
 
 `--workdir DIR` keeps the generated corpora and caches in DIR and reuses them on the next run.
+`--code DIR` runs the window from another copy of the sources, for a before/after comparison:
+`git archive HEAD gui core resources | tar -x -C /tmp/head` then `--code /tmp/head`.
 `--sample-stalls` (diagnosis only: it perturbs the figures) samples the GUI thread's Python stack
-whenever the heartbeat is more than 20 ms late and prints where the time went.
+whenever the heartbeat is more than 20 ms late and prints where the time went;
+`--switch-interval S` (an experiment) sets `sys.setswitchinterval` in the child.
 
 `ru_maxrss` caveat: a child's `ru_maxrss` is at least the RSS of the parent's address space it
 was spawned from (vfork shares it until exec), so the parent's own peak is printed too; VmHWM,
@@ -278,8 +285,10 @@ def vm_kib(field_name: str) -> int:
     return 0
 
 
-def child_env(round_dir: Path, display: str | None) -> dict[str, str]:
+def child_env(round_dir: Path, display: str | None, code: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if code is not None:  # another version of gui/ and core/, e.g. `git archive` of a commit
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
     # Bytecode as an installed program has it: compiled once (by the warm-up start) and reused,
     # kept in the work folder rather than beside the sources.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -298,12 +307,17 @@ def child_env(round_dir: Path, display: str | None) -> dict[str, str]:
 
 
 def run_child(
-    mode: str, cache_dir: Path, round_dir: Path, display: str | None, extra: list[str]
+    mode: str,
+    cache_dir: Path,
+    round_dir: Path,
+    display: str | None,
+    extra: list[str],
+    code: Path | None = None,
 ) -> ChildRun:
     round_dir.mkdir(parents=True)
     result_file = round_dir / "result.json"
     stderr_path = round_dir / "stderr.txt"
-    env = child_env(round_dir, display)
+    env = child_env(round_dir, display, code)
     busy_before, ours_before = busy_cpu_seconds(), sum(os.times()[:2])
     with stderr_path.open("wb") as err:
         t0 = time.perf_counter()  # CLOCK_MONOTONIC: the child's perf_counter() shares it
@@ -442,7 +456,12 @@ def bench_startup(args: argparse.Namespace, workdir: Path, display: str | None) 
     extra = child_options(args)
     results = []
     warm_up = run_child(
-        "startup", cache_dir, workdir / "rounds" / f"startup-{args.tag}-0", display, extra
+        "startup",
+        cache_dir,
+        workdir / "rounds" / f"startup-{args.tag}-0",
+        display,
+        extra,
+        args.code,
     )
     print(
         f"startup warm-up (not counted; compiles the bytecode if it is not cached yet):"
@@ -456,6 +475,7 @@ def bench_startup(args: argparse.Namespace, workdir: Path, display: str | None) 
             workdir / "rounds" / f"startup-{args.tag}-{number}",
             display,
             extra,
+            args.code,
         )
         r = run.result
         if r["rows"] != args.startup_count:
@@ -515,6 +535,7 @@ def bench_refresh(args: argparse.Namespace, workdir: Path, display: str | None) 
                 workdir / "rounds" / f"refresh-{args.tag}-{number}",
                 display,
                 extra,
+                args.code,
             )
             r = run.result
             verify_refresh(before, cache_files(cache_dir), r, spawned_at)
@@ -566,6 +587,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--refresh-count", type=int, default=1000)
     parser.add_argument("--workdir", type=Path, help="keep corpora and caches here, reuse them")
     parser.add_argument("--sample-stalls", action="store_true", help="diagnosis: where stalls go")
+    parser.add_argument(
+        "--code", type=Path, help="run the window from this copy of gui/ and core/ (PYTHONPATH)"
+    )
     parser.add_argument(
         "--switch-interval", type=float, help="experiment: sys.setswitchinterval in the child"
     )
