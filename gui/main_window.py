@@ -316,7 +316,7 @@ class MainWindow(QMainWindow):
         c.job_started.connect(lambda key: self.model.set_state([key], RowState.RUNNING))
         c.job_progress.connect(self.model.set_progress)
         c.job_finished.connect(self._on_job_finished)
-        c.job_dropped.connect(lambda key: self.model.set_state([key], RowState.CANCELLED))
+        c.jobs_dropped.connect(lambda keys: self.model.set_state(keys, RowState.CANCELLED))
         c.batch_changed.connect(self._show_batch)
         c.batch_finished.connect(self._on_batch_finished)
 

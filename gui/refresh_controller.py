@@ -31,7 +31,7 @@ class RefreshController(QObject):
     job_started = Signal(str)
     job_progress = Signal(str, int)
     job_finished = Signal(str, object)  # key, RefreshResult
-    job_dropped = Signal(str)  # key of a queued job removed by cancel before it ran
+    jobs_dropped = Signal(list)  # keys of queued jobs removed by cancel before they ran
     batch_changed = Signal(object)  # BatchProgress
     batch_finished = Signal(object)  # BatchProgress
 
@@ -96,12 +96,13 @@ class RefreshController(QObject):
         if not self._jobs:
             return
         self._cancel.set()
-        for key, job in list(self._jobs.items()):
-            if self._pool.tryTake(job):
-                del self._jobs[key]
-                self._batch.done += 1
-                self._batch.cancelled += 1
-                self.job_dropped.emit(key)
+        dropped = [key for key, job in self._jobs.items() if self._pool.tryTake(job)]
+        for key in dropped:
+            del self._jobs[key]
+        self._batch.done += len(dropped)
+        self._batch.cancelled += len(dropped)
+        if dropped:
+            self.jobs_dropped.emit(dropped)  # one update of the rows, however many were queued
         self._report_batch()
 
     def wait_for_done(self, timeout_ms: int = -1) -> bool:
