@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -87,6 +89,12 @@ class HttpClient:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            # The environment is read once (see _environment_proxies), not on every request,
+            # where requests' own lookup (proxies, .netrc) costs more than the request itself.
+            session.trust_env = False
+            session.verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
             retry = Retry(
                 total=self.settings.retries,
                 connect=self.settings.retries,
@@ -146,7 +154,11 @@ class HttpClient:
         with self._host_slot(url):
             try:
                 response = self._session().get(
-                    url, headers=headers, stream=True, timeout=(timeout, timeout)
+                    url,
+                    headers=headers,
+                    stream=True,
+                    timeout=(timeout, timeout),
+                    proxies=_environment_proxies(url),
                 )
                 with response, _cancel_watcher.watch(response, cancel):
                     return self._read_body(response, out, conditional, cancel, progress)
@@ -263,6 +275,17 @@ def _shut_down(response: requests.Response) -> None:
 
 
 _cancel_watcher = _CancelWatcher()
+
+
+def _environment_proxies(url: str) -> dict[str, str]:
+    """The proxies the environment names for this URL's origin (honouring no_proxy)."""
+    parts = urlsplit(url)
+    return _proxies_for_origin(f"{parts.scheme}://{parts.netloc}/")
+
+
+@functools.lru_cache(maxsize=256)
+def _proxies_for_origin(origin: str) -> dict[str, str]:
+    return dict(requests.utils.get_environ_proxies(origin))
 
 
 def _content_length(response: requests.Response) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -10,8 +11,17 @@ from PIL import Image
 
 from core.cache import ImageCache
 from core.convenience import download_event_hero_image, download_performer_image
+from core.http_client import _proxies_for_origin
 from core.models import Action
-from tests.server import LoopbackServer, conditional_image, image, jpeg_bytes, png_bytes, sequence
+from tests.server import (
+    LoopbackServer,
+    conditional_image,
+    image,
+    jpeg_bytes,
+    png_bytes,
+    sequence,
+    serve,
+)
 
 
 def test_seed_verification_force_refresh_replaces_file_and_logs_it(
@@ -180,3 +190,32 @@ def test_refresh_logs_flag_even_when_nothing_is_downloaded(
     cache.refresh(entry, force_refresh=False)
     assert any("force_refresh=False" in r.getMessage() for r in core_log.records)
     assert all(r.levelno == logging.INFO for r in core_log.records)
+
+
+def test_proxies_from_the_environment_are_used_unless_no_proxy_says_otherwise(
+    server: LoopbackServer, cache: ImageCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = server.route("/proxied.jpg", image(jpeg_bytes()))
+    with contextlib.closing(serve(LoopbackServer("127.0.0.1", 0))) as proxies:
+        proxy = next(proxies)
+        proxy.route(url, image(jpeg_bytes((0, 0, 250))))  # a proxy is asked for the whole URL
+        monkeypatch.setenv("http_proxy", proxy.url(""))
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        _proxies_for_origin.cache_clear()
+        (entry,) = cache.add_urls([url], "events")
+
+        through_proxy = cache.refresh(entry, force_refresh=True)
+
+        assert through_proxy.ok
+        assert [r.path for r in proxy.seen] == [url]
+        assert server.requests_for("/proxied.jpg") == []
+
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        _proxies_for_origin.cache_clear()
+        direct = cache.refresh(entry, force_refresh=True)
+
+        assert direct.ok
+        assert len(server.requests_for("/proxied.jpg")) == 1
+        assert len(proxy.seen) == 1
+    _proxies_for_origin.cache_clear()
