@@ -23,7 +23,7 @@ from core.settings import DEFAULT_CATEGORY, RefreshSettings, default_cache_dir
 from core.storage import CacheDirError
 from core.timestamps import format_mtime
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 through argparse
 WindowOpener = Callable[[argparse.Namespace], int]
 
 

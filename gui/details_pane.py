@@ -51,9 +51,6 @@ class _Picture(QLabel):
         self.setPixmap(QPixmap())
         self.setText(text)
 
-    def shown_pixmap(self) -> QPixmap:
-        return self._original
-
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
@@ -242,6 +239,3 @@ class DetailsPane(QWidget):
 
     def shown_key(self) -> str | None:
         return self._row.key if self._row is not None else None
-
-    def preview_key(self) -> ThumbnailKey | None:
-        return self._keys()[1]

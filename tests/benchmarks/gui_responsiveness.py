@@ -432,7 +432,8 @@ def print_samples(results: list[dict[str, Any]]) -> None:
 # --- the benchmark (parent) ---------------------------------------------------------------------
 
 
-def bench_startup(args: argparse.Namespace, workdir: Path, display: str | None) -> None:
+def bench_startup(args: argparse.Namespace, workdir: Path, display: str | None) -> list[Figure]:
+    """Prints the start-up table; returns its figures (first screen first, then RSS)."""
     _web_root, cache_dir = prepare_cache(workdir, "startup", args.startup_count, small_jpeg)
     first = Figure(
         "first screen of thumbnails painted (s from spawn)",
@@ -502,9 +503,11 @@ def bench_startup(args: argparse.Namespace, workdir: Path, display: str | None) 
         figures,
     )
     print_samples(results)
+    return figures
 
 
-def bench_refresh(args: argparse.Namespace, workdir: Path, display: str | None) -> None:
+def bench_refresh(args: argparse.Namespace, workdir: Path, display: str | None) -> list[Figure]:
+    """Prints the refresh table; returns its figures (total, max stall, ..., RSS)."""
     web_root, cache_dir = prepare_cache(workdir, "refresh", args.refresh_count, large_jpeg)
     total = Figure("force refresh: trigger → batch_finished (s)", "s")
     stall = Figure(
@@ -556,12 +559,14 @@ def bench_refresh(args: argparse.Namespace, workdir: Path, display: str | None) 
                 f" {len(before)} files newer and decoding; {busy_note(run)}",
                 file=sys.stderr,
             )
+    figures = [total, stall, p99, over, trigger, rss, ru, others]
     print_table(
         f"2. force refresh of {args.refresh_count} images (~100 KB JPEGs, stdlib"
         f" ThreadingHTTPServer on 127.0.0.1; {args.platform}, {args.rounds} rounds)",
-        [total, stall, p99, over, trigger, rss, ru, others],
+        figures,
     )
     print_samples(results)
+    return figures
 
 
 def busy_note(run: ChildRun) -> str:

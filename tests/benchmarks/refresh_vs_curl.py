@@ -322,13 +322,19 @@ def add_urls(tools: Tools, urls_file: Path, cache_dir: Path, jobs: int, workdir:
 
 
 def run_image_refresh(
-    tools: Tools, corpus: Corpus, base_url: str, jobs: int, workdir: Path
+    tools: Tools,
+    corpus: Corpus,
+    base_url: str,
+    jobs: int,
+    workdir: Path,
+    add_jobs: int | None = None,
 ) -> Measurement:
+    """The timed force refresh; the untimed `add` before it uses `add_jobs` (default `jobs`)."""
     workdir.mkdir()
     cache_dir = workdir / "cache"
     urls_file = workdir / "urls.txt"
     urls_file.write_text("".join(f"{base_url}/{name}\n" for name in corpus.names))
-    add_urls(tools, urls_file, cache_dir, jobs, workdir)
+    add_urls(tools, urls_file, cache_dir, add_jobs or jobs, workdir)
     command = [tools.image_refresh, "refresh", "--force", "--all", "--jobs", str(jobs)]
     command += ["--cache-dir", str(cache_dir), "--json"]
     stdout, stderr = workdir / "refresh.jsonl", workdir / "refresh.stderr"
