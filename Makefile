@@ -99,3 +99,14 @@ test-package: $(DEB)
 test-cleanroom: $(DEB)
 	$(call apt-install-missing,$(CLEANROOM_DEBIAN_PACKAGES))
 	bash packaging/test-cleanroom.sh $(DEB)
+
+# ---- Benchmarks (not part of `test`): one table in tests/benchmarks/RESULTS.md, about 15 min.
+# `make bench BENCH_ARGS=--quick` for fewer rounds. Root for apt and for the latency probe.
+BENCH_DEBIAN_PACKAGES := nginx-light libvips-tools curl time iproute2
+BENCH_ARGS ?=
+
+.PHONY: bench
+
+bench: $(STAMP) system-deps
+	$(call apt-install-missing,$(BENCH_DEBIAN_PACKAGES))
+	$(BIN)/python -m tests.benchmarks.run_all $(BENCH_ARGS)
