@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import io
 import itertools
 import json
 import math
@@ -85,18 +84,10 @@ class BenchmarkError(Exception):
 
 
 def make_jpeg(index: int, size: tuple[int, int], grid: tuple[int, int], quality: int) -> bytes:
-    """A deterministic JPEG: low-resolution noise upscaled over a gradient, unique per index."""
-    from PIL import Image  # noqa: PLC0415 - the child never needs it here
+    # imported here: the window's child process never makes images
+    from tests.benchmarks.refresh_vs_curl import noisy_jpeg  # noqa: PLC0415
 
-    rng = random.Random(index)
-    noise = Image.frombytes("RGB", grid, rng.randbytes(grid[0] * grid[1] * 3))
-    noise = noise.resize(size, Image.Resampling.BILINEAR)
-    gradient = Image.linear_gradient("L").resize(size).convert("RGB")
-    if rng.random() < 0.5:
-        gradient = gradient.transpose(Image.Transpose.ROTATE_180)
-    out = io.BytesIO()
-    Image.blend(gradient, noise, 0.5).save(out, "JPEG", quality=quality)
-    return out.getvalue()
+    return noisy_jpeg(index, size, grid, quality)
 
 
 def small_jpeg(index: int) -> bytes:

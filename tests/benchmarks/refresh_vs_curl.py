@@ -89,15 +89,20 @@ class Tools:
 
 def make_jpeg(index: int) -> bytes:
     """A deterministic 1024×768 JPEG of roughly 100 KB, different for every index."""
+    rng = random.Random(-index)
+    return noisy_jpeg(index, IMAGE_SIZE, rng.choice(NOISE_GRIDS), rng.choice(QUALITIES))
+
+
+def noisy_jpeg(index: int, size: tuple[int, int], grid: tuple[int, int], quality: int) -> bytes:
+    """A deterministic JPEG: low-resolution noise upscaled over a gradient, unique per index."""
     rng = random.Random(index)
-    grid = rng.choice(NOISE_GRIDS)
     noise = Image.frombytes("RGB", grid, rng.randbytes(grid[0] * grid[1] * 3))
-    noise = noise.resize(IMAGE_SIZE, Image.Resampling.BILINEAR)
-    gradient = Image.linear_gradient("L").resize(IMAGE_SIZE).convert("RGB")
+    noise = noise.resize(size, Image.Resampling.BILINEAR)
+    gradient = Image.linear_gradient("L").resize(size).convert("RGB")
     if rng.random() < 0.5:
         gradient = gradient.transpose(Image.Transpose.ROTATE_180)
     out = io.BytesIO()
-    Image.blend(gradient, noise, 0.5).save(out, "JPEG", quality=rng.choice(QUALITIES))
+    Image.blend(gradient, noise, 0.5).save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 
