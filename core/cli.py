@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import threading
@@ -25,6 +26,7 @@ from core.timestamps import format_mtime
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 through argparse
 WindowOpener = Callable[[argparse.Namespace], int]
+NETWORK_OPTIONS = ("jobs", "timeout", "max_bytes", "retries")
 
 
 class UsageError(Exception):
@@ -90,23 +92,29 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(defaults=False)
+    limits = RefreshSettings()  # the contract's defaults live there
     network = argparse.ArgumentParser(add_help=False)
     network.add_argument("--json", action="store_true", help="one JSON object per target on stdout")
-    network.add_argument("--jobs", type=_positive_int, default=8, help="downloads at once (8)")
+    network.add_argument(
+        "--jobs", type=_positive_int, default=limits.jobs, help="downloads at once (%(default)s)"
+    )
     network.add_argument(
         "--timeout",
         type=_positive_seconds,
-        default=30.0,
-        help="seconds to connect and between bytes (30)",
+        default=limits.timeout,
+        help="seconds to connect and between bytes (%(default)s)",
     )
     network.add_argument(
         "--max-bytes",
         type=_positive_int,
-        default=52_428_800,
-        help="largest accepted image (50 MiB)",
+        default=limits.max_bytes,
+        help="largest accepted image in bytes (%(default)s)",
     )
     network.add_argument(
-        "--retries", type=_non_negative_int, default=3, help="retries of transient failures (3)"
+        "--retries",
+        type=_non_negative_int,
+        default=limits.retries,
+        help="retries of transient failures (%(default)s)",
     )
 
     parser = argparse.ArgumentParser(
@@ -173,12 +181,8 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
         return open_window(args)
     log_output = configure_logging(args.verbose)
     try:
-        settings = RefreshSettings(
-            jobs=getattr(args, "jobs", 8),
-            timeout=getattr(args, "timeout", 30.0),
-            max_bytes=getattr(args, "max_bytes", 52_428_800),
-            retries=getattr(args, "retries", 3),
-        )
+        given = {name: getattr(args, name) for name in NETWORK_OPTIONS if hasattr(args, name)}
+        settings = RefreshSettings(**given)
         with ImageCache(args.cache_dir or default_cache_dir(), settings) as cache:
             if command == "list":
                 return _list(cache, args)
@@ -244,14 +248,7 @@ def _add(cache: ImageCache, args: argparse.Namespace) -> int:
             )
     entries = cache.add_urls(accepted, args.category)
     results = cache.refresh_many(entries, force_refresh=False, jobs=args.jobs)
-    return _report(_chain(rejected, results), args.json, started=time.monotonic())
-
-
-def _chain(
-    first: Iterable[RefreshResult], then: Iterable[RefreshResult]
-) -> Iterable[RefreshResult]:
-    yield from first
-    yield from then
+    return _report(itertools.chain(rejected, results), args.json, started=time.monotonic())
 
 
 def _refresh(cache: ImageCache, args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -234,7 +233,3 @@ class Manifest:
         key_column, key = ("url", entry.url) if entry.url else ("rel_path", entry.rel_path)
         with self._transaction() as db:
             db.execute(f"DELETE FROM images WHERE {key_column} = ?", (key,))
-
-
-def now() -> float:
-    return time.time()

@@ -11,14 +11,16 @@ from PySide6.QtCore import QByteArray, QSettings
 from core.settings import RefreshSettings
 
 MAX_RECENT = 8
+MEGABYTE = 1024 * 1024
+_DEFAULTS = RefreshSettings()
 
 
 @dataclass
 class Preferences:
-    jobs: int = 8
-    timeout: float = 30.0
-    max_megabytes: int = 50
-    retries: int = 3
+    jobs: int = _DEFAULTS.jobs
+    timeout: float = _DEFAULTS.timeout
+    max_megabytes: int = _DEFAULTS.max_bytes // MEGABYTE
+    retries: int = _DEFAULTS.retries
     cache_dir: Path | None = None
     recent_dirs: list[Path] = field(default_factory=list)
 
@@ -26,7 +28,7 @@ class Preferences:
         return RefreshSettings(
             jobs=self.jobs,
             timeout=self.timeout,
-            max_bytes=self.max_megabytes * 1024 * 1024,
+            max_bytes=self.max_megabytes * MEGABYTE,
             retries=self.retries,
         )
 
@@ -42,11 +44,12 @@ class AppSettings:
     def load(self) -> Preferences:
         cache_dir = str(self._value("cache/dir", ""))
         recent = self._value("cache/recent", [])
+        defaults = Preferences()
         return Preferences(
-            jobs=int(self._value("refresh/jobs", 8)),
-            timeout=float(self._value("refresh/timeout", 30.0)),
-            max_megabytes=int(self._value("refresh/max_megabytes", 50)),
-            retries=int(self._value("refresh/retries", 3)),
+            jobs=int(self._value("refresh/jobs", defaults.jobs)),
+            timeout=float(self._value("refresh/timeout", defaults.timeout)),
+            max_megabytes=int(self._value("refresh/max_megabytes", defaults.max_megabytes)),
+            retries=int(self._value("refresh/retries", defaults.retries)),
             cache_dir=Path(cache_dir) if cache_dir else None,
             recent_dirs=[Path(p) for p in (recent if isinstance(recent, list) else [recent]) if p],
         )

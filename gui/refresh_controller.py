@@ -40,7 +40,6 @@ class RefreshController(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(jobs)
         self._jobs: dict[str, RefreshJob] = {}
-        self._started: set[str] = set()
         self._cancel = threading.Event()
         self._batch = BatchProgress()
 
@@ -77,7 +76,7 @@ class RefreshController(QObject):
                 cancel=self._cancel,
             )
             job.setAutoDelete(False)  # the registry owns it until it reports
-            job.signals.started.connect(self._on_started)
+            job.signals.started.connect(self.job_started)
             job.signals.progress.connect(self.job_progress)
             job.signals.finished.connect(self._on_finished)
             self._jobs[entry.key] = job
@@ -108,15 +107,9 @@ class RefreshController(QObject):
     def wait_for_done(self, timeout_ms: int = -1) -> bool:
         return self._pool.waitForDone(timeout_ms)
 
-    @Slot(str)
-    def _on_started(self, key: str) -> None:
-        self._started.add(key)
-        self.job_started.emit(key)
-
     @Slot(str, object)
     def _on_finished(self, key: str, result: RefreshResult) -> None:
         self._jobs.pop(key, None)
-        self._started.discard(key)
         self._batch.done += 1
         if result.action is Action.FAILED:
             self._batch.failed += 1

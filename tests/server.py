@@ -12,7 +12,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -193,10 +193,6 @@ def serve(server_state: LoopbackServer) -> Iterator[LoopbackServer]:
     finally:
         httpd.shutdown()
         httpd.server_close()
-
-
-def many(paths: Sequence[str], server: LoopbackServer, body: Callable[[int], bytes]) -> list[str]:
-    return [server.route(path, image(body(i))) for i, path in enumerate(paths)]
 
 
 def unsized(body: bytes, chunked: bool, content_type: str = "image/jpeg") -> Responder:

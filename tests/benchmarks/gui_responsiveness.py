@@ -23,7 +23,7 @@ an Xvfb started here (`--platform xvfb`). Bytecode is cached as in an installed 
 warm-up start (not counted) compiles it into the work folder. Each round also reports the CPU
 time other processes used meanwhile: on a busy machine the figures are not comparable.
 
-    .venv/bin/python tests/benchmarks/gui_responsiveness.py [--rounds 3]
+    .venv/bin/python -m tests.benchmarks.gui_responsiveness [--rounds 3]
         [--platform offscreen|xvfb] [--only startup|refresh] [--workdir DIR]
         [--startup-count 10000] [--refresh-count 1000] [--code DIR] [--sample-stalls]
 
@@ -50,7 +50,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -305,6 +304,9 @@ def run_child(
     extra: list[str],
     code: Path | None = None,
 ) -> ChildRun:
+    # imported here: the window's child process never loads the download benchmark
+    from tests.benchmarks.refresh_vs_curl import wait_with_watchdog  # noqa: PLC0415
+
     round_dir.mkdir(parents=True)
     result_file = round_dir / "result.json"
     stderr_path = round_dir / "stderr.txt"
@@ -317,16 +319,10 @@ def run_child(
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True
         )
-        watchdog = threading.Timer(CHILD_TIME_LIMIT, os.killpg, (process.pid, signal.SIGKILL))
-        watchdog.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            watchdog.cancel()
+        usage = wait_with_watchdog(process, CHILD_TIME_LIMIT)
         wall = time.perf_counter() - t0
     ours = sum(os.times()[:2]) - ours_before + usage.ru_utime + usage.ru_stime
     others = busy_cpu_seconds() - busy_before - ours
-    process.returncode = os.waitstatus_to_exitcode(status)
     stderr_tail = " | ".join(stderr_path.read_text("utf-8", "replace").strip().splitlines()[-8:])
     if not result_file.exists():
         raise BenchmarkError(

@@ -278,6 +278,21 @@ def serve_with_nginx(nginx: str, web_root: Path, workdir: Path) -> Iterator[str]
 # --- timed children -----------------------------------------------------------------------------
 
 
+def wait_with_watchdog(process: subprocess.Popen[bytes], limit: float) -> os.struct_rusage:
+    """Wait for a child started in its own session; kill its whole group after `limit` seconds.
+
+    Sets `process.returncode` and returns the child's resource usage (from wait4).
+    """
+    watchdog = threading.Timer(limit, os.killpg, (process.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        watchdog.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage
+
+
 def run_measured(
     tools: Tools,
     command: Sequence[str],
@@ -292,14 +307,8 @@ def run_measured(
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(timed, stdout=out, stderr=err, env=env, start_new_session=True)
-        watchdog = threading.Timer(CHILD_TIME_LIMIT, os.killpg, (process.pid, signal.SIGKILL))
-        watchdog.start()
-        try:
-            _, status, _ = os.wait4(process.pid, 0)
-        finally:
-            watchdog.cancel()
+        wait_with_watchdog(process, CHILD_TIME_LIMIT)
         wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     max_rss_kib, user, system = usage_file.read_text().splitlines()[-1].split()
     return Measurement(wall, int(max_rss_kib), float(user), float(system), process.returncode)
 
