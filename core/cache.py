@@ -11,12 +11,13 @@ from types import TracebackType
 from core.batch import refresh_concurrently
 from core.http_client import ProgressCallback, check_url
 from core.manifest import Manifest
-from core.models import HistoryEntry, ImageEntry, RefreshResult
+from core.models import Action, FailureReason, HistoryEntry, ImageEntry, RefreshResult
 from core.naming import normalize_category
 from core.refresh import Refresher
 from core.scan import scan_cached_files
-from core.settings import RefreshSettings
+from core.settings import DEFAULT_CATEGORY, RefreshSettings
 from core.storage import CacheStorage
+from core.worker_processes import WorkerPool, WorkerStoppedError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class ImageCache:
         self.storage = CacheStorage(root)
         self.manifest = Manifest(self.storage.manifest_path)
         self._refresher = Refresher(self.storage, self.manifest, self.settings)
+        self._workers: WorkerPool | None = None
 
     @property
     def root(self) -> Path:
@@ -50,6 +52,9 @@ class ImageCache:
         return self
 
     def close(self) -> None:
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
         self.manifest.close()
         self.storage.close()
 
@@ -99,6 +104,17 @@ class ImageCache:
             self.manifest.remove(entry)
         log.info("removed %s from the cache", entry.url or entry.rel_path)
 
+    def use_worker_processes(self, count: int, niceness: int = 0) -> None:
+        """Start `count` worker processes and run every refresh in them from now on.
+
+        Worth it for batches and behind the window: each refresh then takes none of the
+        caller's GIL, and the batch uses every core (see core.worker_processes). `niceness`
+        lowers the workers' CPU priority below the caller's.
+        """
+        if self._workers is None:
+            self._workers = WorkerPool(self.storage.root, self.settings, count, niceness)
+        self._workers.start()
+
     def refresh(
         self,
         entry: ImageEntry,
@@ -107,13 +123,68 @@ class ImageCache:
         check_for_updates: bool = False,
         cancel: threading.Event | None = None,
         progress: ProgressCallback | None = None,
+        thumbnail_edge: int | None = None,
     ) -> RefreshResult:
-        return self._refresher.refresh(
+        """thumbnail_edge: see Refresher.refresh."""
+        return self.refresh_key(
             entry.key,
             force_refresh=force_refresh,
             check_for_updates=check_for_updates,
             cancel=cancel,
             progress=progress,
+            thumbnail_edge=thumbnail_edge,
+        )
+
+    def refresh_key(
+        self,
+        key: str,
+        *,
+        force_refresh: bool,
+        check_for_updates: bool = False,
+        cancel: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+        thumbnail_edge: int | None = None,
+    ) -> RefreshResult:
+        """Refresh the image with this manifest key, in a worker process if there are any."""
+        if self._workers is None or (cancel is not None and cancel.is_set()):
+            # (cancelled already: answered here at once, without a request)
+            return self._refresher.refresh(
+                key,
+                force_refresh=force_refresh,
+                check_for_updates=check_for_updates,
+                cancel=cancel,
+                progress=progress,
+                thumbnail_edge=thumbnail_edge,
+            )
+        try:
+            return self._workers.refresh(
+                key,
+                force_refresh=force_refresh,
+                check_for_updates=check_for_updates,
+                cancel=cancel,
+                progress=progress,
+                thumbnail_edge=thumbnail_edge,
+            )
+        except WorkerStoppedError as error:
+            return self.unexpected_failure(key, force_refresh, error)
+
+    def unexpected_failure(
+        self, key: str, force_refresh: bool, error: Exception, entry: ImageEntry | None = None
+    ) -> RefreshResult:
+        """The result of a refresh that ended in a bug or a lost worker: nothing was replaced."""
+        if entry is None:
+            try:
+                entry = self.manifest.by_key(key)
+            except Exception:  # the manifest may be what failed
+                log.exception("cannot read the manifest entry of %s", key)
+        return RefreshResult(
+            entry.url if entry else None,
+            entry.category if entry else DEFAULT_CATEGORY,
+            self.path_of(entry) if entry else None,
+            Action.FAILED,
+            force_refresh,
+            error=f"unexpected error: {error}",
+            reason=FailureReason.UNEXPECTED,
         )
 
     def refresh_many(
@@ -129,7 +200,7 @@ class ImageCache:
         stop = cancel or threading.Event()
 
         def refresh_one(key: str) -> RefreshResult:
-            return self._refresher.refresh(
+            return self.refresh_key(
                 key, force_refresh=force_refresh, check_for_updates=check_for_updates, cancel=stop
             )
 

@@ -20,13 +20,20 @@ from core.logging_setup import configure_logging
 from core.manifest import ManifestError
 from core.models import Action, ImageEntry, RefreshError, RefreshResult
 from core.naming import InvalidCategoryError, normalize_category
-from core.settings import DEFAULT_CATEGORY, RefreshSettings, default_cache_dir
+from core.settings import (
+    DEFAULT_CATEGORY,
+    RefreshSettings,
+    default_cache_dir,
+    worker_process_count,
+)
 from core.storage import CacheDirError
 from core.timestamps import format_mtime
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 through argparse
 WindowOpener = Callable[[argparse.Namespace], int]
 NETWORK_OPTIONS = ("jobs", "timeout", "max_bytes", "retries")
+# Starting the worker processes costs about 0.3 s; below this many targets it does not pay.
+WORKER_PROCESS_MIN_TARGETS = 64
 
 
 class UsageError(Exception):
@@ -247,6 +254,7 @@ def _add(cache: ImageCache, args: argparse.Namespace) -> int:
                 )
             )
     entries = cache.add_urls(accepted, args.category)
+    _use_worker_processes_for(cache, entries)
     results = cache.refresh_many(entries, force_refresh=False, jobs=args.jobs)
     return _report(itertools.chain(rejected, results), args.json, started=time.monotonic())
 
@@ -260,6 +268,7 @@ def _refresh(cache: ImageCache, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         entries = [e for e in entries if e.url is not None or args.targets]
+    _use_worker_processes_for(cache, entries)
     cancel = threading.Event()
     results = cache.refresh_many(
         entries,
@@ -269,6 +278,12 @@ def _refresh(cache: ImageCache, args: argparse.Namespace) -> int:
         cancel=cancel,
     )
     return _report(results, args.json, started=time.monotonic())
+
+
+def _use_worker_processes_for(cache: ImageCache, entries: list[ImageEntry]) -> None:
+    """A batch big enough to repay starting them runs in worker processes, on every core."""
+    if len(entries) >= WORKER_PROCESS_MIN_TARGETS:
+        cache.use_worker_processes(worker_process_count())
 
 
 def _resolve_targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageEntry]:

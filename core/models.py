@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -93,6 +93,18 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Thumbnail:
+    """A small picture of a downloaded image, made from the decode that validated it.
+
+    `rgba` is RGBA8888, rows of `width * 4` bytes with no padding.
+    """
+
+    width: int
+    height: int
+    rgba: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshResult:
     """The outcome of refreshing one target, with enough facts to verify it by eye."""
 
@@ -113,6 +125,7 @@ class RefreshResult:
     error: str | None = None
     reason: FailureReason | None = None
     entry: ImageEntry | None = None  # the manifest row as this refresh left it
+    thumbnail: Thumbnail | None = None  # of the new file, when the caller asked for one
 
     @property
     def ok(self) -> bool:

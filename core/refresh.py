@@ -18,7 +18,15 @@ from pathlib import Path
 from core import naming
 from core.http_client import HttpClient, ProgressCallback, Validators
 from core.manifest import Manifest
-from core.models import Action, FailureReason, HistoryEntry, ImageEntry, RefreshError, RefreshResult
+from core.models import (
+    Action,
+    FailureReason,
+    HistoryEntry,
+    ImageEntry,
+    RefreshError,
+    RefreshResult,
+    Thumbnail,
+)
 from core.settings import DEFAULT_CATEGORY, RefreshSettings
 from core.storage import CacheStorage, install_atomically
 from core.validation import validate_image
@@ -69,12 +77,15 @@ class Refresher:
         check_for_updates: bool = False,
         cancel: threading.Event | None = None,
         progress: ProgressCallback | None = None,
+        thumbnail_edge: int | None = None,
     ) -> RefreshResult:
         """Refresh the image identified by `key` (its URL, or `path:<rel>` for a scanned file).
 
         force_refresh: replace the cached file with a fresh unconditional download.
         check_for_updates: ask the server with the recorded validators; 304 keeps the file.
         Neither: download only if the file is missing.
+        thumbnail_edge: a new raster download's result carries a thumbnail this many pixels on
+        its longer side, made by the decode that validated it (see core.validation).
         """
         if force_refresh and check_for_updates:
             raise ValueError("force_refresh and check_for_updates exclude each other")
@@ -121,6 +132,7 @@ class Refresher:
                     check_for_updates=check_for_updates,
                     cancel=cancel,
                     progress=progress,
+                    thumbnail_edge=thumbnail_edge,
                 )
             except RefreshError as error:
                 return self._finish(entry, before, force_refresh, check_for_updates, error)
@@ -134,6 +146,7 @@ class Refresher:
         check_for_updates: bool,
         cancel: threading.Event | None,
         progress: ProgressCallback | None,
+        thumbnail_edge: int | None,
     ) -> RefreshResult:
         if entry.url is None:
             raise RefreshError(
@@ -175,7 +188,7 @@ class Refresher:
                     None,
                 )
                 return self._result(updated, Action.UNCHANGED, force_refresh, before, before)
-            info = validate_image(temp, self.settings.max_pixels)
+            info = validate_image(temp, self.settings.max_pixels, thumbnail_edge)
             rel_path = naming.relative_path(entry.url, entry.category, info.format.extension)
             destination = self.storage.absolute(rel_path)
             old_path = entry.path_in(self.storage.root)
@@ -235,6 +248,7 @@ class Refresher:
             fetched.bytes_written,
             info.width,
             info.height,
+            thumbnail=info.thumbnail,
         )
 
     def _finish(
@@ -297,6 +311,7 @@ class Refresher:
         width: int | None = None,
         height: int | None = None,
         error: RefreshError | None = None,
+        thumbnail: Thumbnail | None = None,
     ) -> RefreshResult:
         return RefreshResult(
             url=entry.url,
@@ -316,4 +331,5 @@ class Refresher:
             error=error.message if error else None,
             reason=error.reason if error else None,
             entry=entry,
+            thumbnail=thumbnail,
         )

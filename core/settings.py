@@ -38,6 +38,11 @@ class RefreshSettings:
             raise ValueError("retries must not be negative")
 
 
+def worker_process_count() -> int:
+    """Worker processes for big batches and the window: one per core, at most 4 (~45 MB each)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def default_cache_dir() -> Path:
     """`IMAGE_REFRESH_CACHE_DIR`, else the platform's user cache folder."""
     configured = os.environ.get(CACHE_DIR_ENV)

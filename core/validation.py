@@ -2,6 +2,7 @@
 
 Raster formats are decoded by Pillow, which covers JPEG, PNG, GIF, WebP and AVIF (Qt's bundled
 image plugins have no AVIF). SVG is parsed as XML by defusedxml, which refuses entity bombs.
+On request a raster image's first frame also gives a thumbnail, from the same decode.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import defusedxml.ElementTree
 from defusedxml import DefusedXmlException
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from core.models import FailureReason, RefreshError
+from core.models import FailureReason, RefreshError, Thumbnail
 
 # Oversized pictures must be refused, never merely warned about on stderr.
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
@@ -43,8 +44,8 @@ RASTER_FORMATS = {
     )
 }
 SVG = ImageFormat("SVG", "image/svg+xml", ".svg")
-# JPEG is decoded at a reduced scale no smaller than this: every byte of the stream is still
-# read and checked, at a fraction of the cost of a full-size decode.
+# JPEG is decoded at a reduced scale no smaller than this (or than a requested thumbnail): every
+# byte of the stream is still read and checked, at a fraction of the cost of a full-size decode.
 DRAFT_SIZE = (256, 256)
 _SVG_LENGTH = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(px)?\s*")
 
@@ -54,35 +55,66 @@ class ImageInfo:
     format: ImageFormat
     width: int
     height: int
+    thumbnail: Thumbnail | None = None
 
 
-def validate_image(path: Path, max_pixels: int) -> ImageInfo:
-    """Decode the file fully; raise RefreshError saying why it is not a usable image."""
+def validate_image(path: Path, max_pixels: int, thumbnail_edge: int | None = None) -> ImageInfo:
+    """Decode the file fully; raise RefreshError saying why it is not a usable image.
+
+    thumbnail_edge: also return the first frame at most this many pixels on its longer side,
+    resampled from the validating decode (no second decode); none for an SVG.
+    """
     try:
         with Image.open(path, formats=list(RASTER_FORMATS)) as image:
-            return _validate_raster(image, max_pixels)
+            return _validate_raster(image, max_pixels, thumbnail_edge)
     except UnidentifiedImageError:
         return _validate_text_image(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise _too_many_pixels(str(error)) from error
 
 
-def _validate_raster(image: Image.Image, max_pixels: int) -> ImageInfo:
+def _validate_raster(image: Image.Image, max_pixels: int, thumbnail_edge: int | None) -> ImageInfo:
     image_format = RASTER_FORMATS[str(image.format)]
     width, height = image.size
     if width * height > max_pixels:
         raise _too_many_pixels(f"{width}×{height} pixels")
+    first: Image.Image | None = None
     try:
+        # An animated image's first frame gives way to the next ones: a copy makes the thumbnail.
+        keep_first = thumbnail_edge is not None and getattr(image, "is_animated", False)
         if image_format.name == "JPEG":
-            image.draft(image.mode, DRAFT_SIZE)
+            draft = DRAFT_SIZE
+            if thumbnail_edge is not None:
+                draft = (max(draft[0], thumbnail_edge), max(draft[1], thumbnail_edge))
+            image.draft(image.mode, draft)
         for frame in ImageSequence.Iterator(image):
             frame.load()
+            if keep_first and first is None:
+                first = frame.copy()
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise RefreshError(
             FailureReason.NOT_AN_IMAGE,
             f"the {image_format.name} image is damaged or truncated ({error})",
         ) from error
-    return ImageInfo(image_format, width, height)
+    thumbnail = None
+    if thumbnail_edge is not None:
+        thumbnail = _thumbnail(first if first is not None else image, thumbnail_edge)
+    return ImageInfo(image_format, width, height, thumbnail)
+
+
+def _thumbnail(decoded: Image.Image, edge: int) -> Thumbnail | None:
+    """Shrink the decoded frame in place, as gui.thumbnails.decode_thumbnail does, to RGBA.
+
+    Image.thumbnail resamples what is already loaded (a JPEG's draft-scale decode): it reads
+    nothing more from the file. None if Pillow cannot resample or convert this pixel mode: the
+    image is still valid, and the window decodes its thumbnail itself.
+    """
+    try:
+        decoded.thumbnail((edge, edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        rgba = decoded.convert("RGBA")
+    except (OSError, ValueError):
+        return None
+    return Thumbnail(rgba.width, rgba.height, rgba.tobytes())
 
 
 def _validate_text_image(path: Path) -> ImageInfo:

@@ -27,6 +27,7 @@ from gui.rows import ImageRow, RowState
 from gui.thumbnails import TABLE_EDGE, ThumbnailKey, ThumbnailLoader
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 class Column(enum.IntEnum):
@@ -111,9 +112,7 @@ class ImageTableModel(QAbstractTableModel):
         return super().headerData(section, orientation, role)
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.ItemIsDropEnabled
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.ItemIsDropEnabled
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

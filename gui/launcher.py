@@ -6,6 +6,7 @@ Kept free of Qt imports so `image-refresh list` and `--version` start without lo
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,9 @@ def open_window(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # In the bundled program a refresh worker process starts as this same executable: this
+    # runs the worker and never returns there (elsewhere it does nothing).
+    multiprocessing.freeze_support()
     return cli.main(argv, open_window=open_window)
 
 

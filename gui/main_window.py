@@ -54,7 +54,8 @@ from gui.image_model import Column, ImageTableModel, Role
 from gui.log_pane import LogDock
 from gui.refresh_controller import BatchProgress, RefreshController
 from gui.rows import ImageRow, RowState
-from gui.thumbnails import TABLE_EDGE, ThumbnailLoader
+from gui.table_header import RowSelectionHeader
+from gui.thumbnails import TABLE_EDGE, ThumbnailLoader, thumbnail_image
 
 log = logging.getLogger("core.gui")
 
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.search.setAccessibleName("Search images")
 
         self.table = QTableView()
+        self.table.setHorizontalHeader(RowSelectionHeader(self.table))
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)
@@ -344,6 +346,11 @@ class MainWindow(QMainWindow):
         if previous is not None:
             self.background.run(previous.close, lambda _none: None, lambda _message: None)
         self.model.set_rows(loaded.rows)
+        self.background.run(
+            functools.partial(cache_loading.start_workers, loaded.cache),
+            lambda _none: None,
+            functools.partial(log.warning, "cannot start the refresh workers: %s"),
+        )
         if remember:
             self.preferences.remember(loaded.cache.root)
             self.app_settings.save(self.preferences)
@@ -443,8 +450,8 @@ class MainWindow(QMainWindow):
         if self.cache is None:
             return []
         # Marked and painted before the workers start: once they run, this thread shares the GIL
-        # with them, and a repaint (some 1,700 calls into Python for a screen of rows, 8,000 more
-        # for the header after a select-all) takes 30-100 ms instead of 3-30 ms.
+        # with them, and a repaint (some 1,700 calls into Python for a screen of rows) takes
+        # many times longer.
         busy = self.controller.running_keys()
         self.model.set_state([e.key for e in entries if e.key not in busy], RowState.QUEUED)
         view = self.views.currentWidget()
@@ -465,6 +472,20 @@ class MainWindow(QMainWindow):
             )
 
     def _on_job_finished(self, key: str, result: RefreshResult) -> None:
+        thumbnail = result.thumbnail
+        if (
+            thumbnail is not None
+            and result.path is not None
+            and result.after_mtime is not None
+            and result.after_size is not None
+        ):
+            # The table's thumbnail, made by the refresh's validation: cached before the row
+            # changes, under the key ImageRow.with_result gives it, the repaint finds it and the
+            # new file is not decoded again (the grid and the details pane decode their sizes).
+            self.thumbnails.insert(
+                (str(result.path), result.after_mtime, result.after_size, TABLE_EDGE),
+                thumbnail_image(thumbnail),
+            )
         self.model.apply_result(key, result)
         if self.details.shown_key() == key:
             self._show_details(self.model.row_for_key(key))

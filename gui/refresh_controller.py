@@ -1,8 +1,9 @@
-"""Runs batches of refresh jobs on a thread pool and keeps each job alive until it reports."""
+"""Feeds batches of refresh jobs to a thread pool and keeps each job alive until it reports."""
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,13 +26,26 @@ class BatchProgress:
         return self.done >= self.total
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    cache: ImageCache
+    entry: ImageEntry
+    force_refresh: bool
+    check_for_updates: bool
+
+
 class RefreshController(QObject):
-    """Starts jobs, relays their signals, counts the batch, cancels and drains cleanly."""
+    """Starts jobs, relays their signals, counts the batch, cancels and drains cleanly.
+
+    Requests wait in a queue and become jobs only when the pool can take them (twice its thread
+    count in flight), so refreshing 1,000 images costs the GUI thread one cheap call, and
+    cancelling drops the waiting ones without having built them.
+    """
 
     job_started = Signal(str)
     job_progress = Signal(str, int)
     job_finished = Signal(str, object)  # key, RefreshResult
-    jobs_dropped = Signal(list)  # keys of queued jobs removed by cancel before they ran
+    jobs_dropped = Signal(list)  # keys of waiting requests removed by cancel before they ran
     batch_changed = Signal(object)  # BatchProgress
     batch_finished = Signal(object)  # BatchProgress
 
@@ -39,6 +53,8 @@ class RefreshController(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(jobs)
+        self._waiting: deque[_Request] = deque()
+        self._waiting_keys: set[str] = set()
         self._jobs: dict[str, RefreshJob] = {}
         self._cancel = threading.Event()
         self._batch = BatchProgress()
@@ -47,10 +63,11 @@ class RefreshController(QObject):
         self._pool.setMaxThreadCount(jobs)
 
     def is_running(self) -> bool:
-        return bool(self._jobs)
+        return bool(self._jobs or self._waiting)
 
     def running_keys(self) -> set[str]:
-        return set(self._jobs)
+        """Keys queued or running."""
+        return self._waiting_keys | self._jobs.keys()
 
     def start(
         self,
@@ -60,52 +77,63 @@ class RefreshController(QObject):
         force_refresh: bool,
         check_for_updates: bool = False,
     ) -> list[str]:
-        """Queue one job per entry not already queued; return the keys queued."""
-        if not self._jobs:
+        """Queue one refresh per entry not already queued or running; return the keys queued."""
+        if not self.is_running():
             self._cancel = threading.Event()
             self._batch = BatchProgress()
-        queued: list[RefreshJob] = []
+        busy = self.running_keys()
+        queued = []
         for entry in entries:
-            if entry.key in self._jobs:
-                continue
+            if entry.key not in busy:
+                busy.add(entry.key)
+                self._waiting.append(_Request(cache, entry, force_refresh, check_for_updates))
+                queued.append(entry.key)
+        self._waiting_keys.update(queued)
+        self._batch.total += len(queued)
+        if queued:
+            self.batch_changed.emit(self._batch)
+        self._start_waiting()
+        return queued
+
+    def cancel(self) -> None:
+        """Drop waiting requests and stop running ones between chunks; files stay as they were."""
+        if not self.is_running():
+            return
+        self._cancel.set()
+        dropped = [request.entry.key for request in self._waiting]
+        self._waiting.clear()
+        self._waiting_keys.clear()
+        for key, job in list(self._jobs.items()):
+            if self._pool.tryTake(job):
+                del self._jobs[key]
+                dropped.append(key)
+        self._batch.done += len(dropped)
+        self._batch.cancelled += len(dropped)
+        if dropped:
+            self.jobs_dropped.emit(dropped)  # one update of the rows, however many were waiting
+        self._report_batch()
+
+    def wait_for_done(self, timeout_ms: int = -1) -> bool:
+        return self._pool.waitForDone(timeout_ms)
+
+    def _start_waiting(self) -> None:
+        in_flight = 2 * self._pool.maxThreadCount()
+        while self._waiting and len(self._jobs) < in_flight:
+            request = self._waiting.popleft()
+            self._waiting_keys.discard(request.entry.key)
             job = RefreshJob(
-                cache,
-                entry,
-                force_refresh=force_refresh,
-                check_for_updates=check_for_updates,
+                request.cache,
+                request.entry,
+                force_refresh=request.force_refresh,
+                check_for_updates=request.check_for_updates,
                 cancel=self._cancel,
             )
             job.setAutoDelete(False)  # the registry owns it until it reports
             job.signals.started.connect(self.job_started)
             job.signals.progress.connect(self.job_progress)
             job.signals.finished.connect(self._on_finished)
-            self._jobs[entry.key] = job
-            queued.append(job)
-        self._batch.total += len(queued)
-        if queued:
-            self.batch_changed.emit(self._batch)
-        # Started last: once the workers run, this thread shares the GIL with them and every
-        # step of it (building 1,000 jobs, repainting) takes many times longer.
-        for job in queued:
+            self._jobs[request.entry.key] = job
             self._pool.start(job)
-        return [job.entry.key for job in queued]
-
-    def cancel(self) -> None:
-        """Drop queued jobs and stop running ones between chunks; files stay as they were."""
-        if not self._jobs:
-            return
-        self._cancel.set()
-        dropped = [key for key, job in self._jobs.items() if self._pool.tryTake(job)]
-        for key in dropped:
-            del self._jobs[key]
-        self._batch.done += len(dropped)
-        self._batch.cancelled += len(dropped)
-        if dropped:
-            self.jobs_dropped.emit(dropped)  # one update of the rows, however many were queued
-        self._report_batch()
-
-    def wait_for_done(self, timeout_ms: int = -1) -> bool:
-        return self._pool.waitForDone(timeout_ms)
 
     @Slot(str, object)
     def _on_finished(self, key: str, result: RefreshResult) -> None:
@@ -115,10 +143,11 @@ class RefreshController(QObject):
             self._batch.failed += 1
         elif result.action is Action.CANCELLED:
             self._batch.cancelled += 1
+        self._start_waiting()
         self.job_finished.emit(key, result)
         self._report_batch()
 
     def _report_batch(self) -> None:
         self.batch_changed.emit(self._batch)
-        if not self._jobs:
+        if not self.is_running():
             self.batch_finished.emit(self._batch)

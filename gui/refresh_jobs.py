@@ -9,7 +9,8 @@ import time
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from core.cache import ImageCache
-from core.models import Action, FailureReason, ImageEntry, RefreshResult
+from core.models import ImageEntry
+from gui.thumbnails import TABLE_EDGE
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +57,11 @@ class RefreshJob(QRunnable):
                 check_for_updates=self.check_for_updates,
                 cancel=self.cancel,
                 progress=self._report_progress,
+                thumbnail_edge=TABLE_EDGE,
             )
         except Exception as error:  # a bug or a broken manifest: report it on the row
             log.exception("refresh of %s failed unexpectedly", key)
-            result = RefreshResult(
-                self.entry.url,
-                self.entry.category,
-                self.cache.path_of(self.entry),
-                Action.FAILED,
-                self.force_refresh,
-                error=f"unexpected error: {error}",
-                reason=FailureReason.UNEXPECTED,
-            )
+            result = self.cache.unexpected_failure(key, self.force_refresh, error, self.entry)
         self.signals.finished.emit(key, result)
 
     def _report_progress(self, received: int, _total: int | None) -> None:

@@ -1,7 +1,8 @@
 """Thumbnails decoded off the GUI thread, cached by file version, newest request first.
 
 A thumbnail is keyed by (path, mtime, size, edge): a refreshed file has a new key, so its old
-picture is never shown for it (the old one stays cached for the before/after view).
+picture is never shown for it (the old one stays cached for the before/after view). A refresh
+can hand over the thumbnail its validation already made (`insert`), so that file is not decoded.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
+
+from core.models import Thumbnail
 
 ThumbnailKey = tuple[str, float, int, int]
 
@@ -35,9 +38,17 @@ def decode_thumbnail(path: Path, edge: int) -> QImage:
             rgba = image.convert("RGBA")
     except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         return QImage()
-    data = rgba.tobytes()
-    qimage = QImage(data, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888)
-    return qimage.copy()  # own the pixels: `data` is freed when this function returns
+    return _rgba_image(rgba.tobytes(), rgba.width, rgba.height)
+
+
+def thumbnail_image(thumbnail: Thumbnail) -> QImage:
+    """The core's RGBA thumbnail (made while validating a download) as a QImage."""
+    return _rgba_image(thumbnail.rgba, thumbnail.width, thumbnail.height)
+
+
+def _rgba_image(data: bytes, width: int, height: int) -> QImage:
+    qimage = QImage(data, width, height, width * 4, QImage.Format.Format_RGBA8888)
+    return qimage.copy()  # own the pixels: QImage only borrows `data`
 
 
 class _DecodeSignals(QObject):
@@ -107,17 +118,31 @@ class ThumbnailLoader(QObject):
             self._running[key] = job
             self._pool.start(job)
 
+    def insert(self, key: ThumbnailKey, image: QImage) -> None:
+        """Cache a thumbnail made elsewhere (by a refresh's validation), so none is decoded."""
+        if image.isNull():
+            return
+        if key in self._pending:
+            self._pending.remove(key)
+        self._failed.discard(key)
+        self._store(key, image)
+        self.ready.emit(key)
+
     @Slot(object, QImage)
     def _on_decoded(self, key: ThumbnailKey, image: QImage) -> None:
         self._running.pop(key, None)
         if image.isNull():
             self._failed.add(key)
         else:
-            self._cache[key] = QPixmap.fromImage(image)
-            while len(self._cache) > self._capacity:
-                self._cache.popitem(last=False)
+            self._store(key, image)
         self.ready.emit(key)
         self._start_next()
+
+    def _store(self, key: ThumbnailKey, image: QImage) -> None:
+        self._cache[key] = QPixmap.fromImage(image)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
 
     def placeholder(self, edge: int, broken: bool = False) -> QPixmap:
         cache_key = -edge if broken else edge

@@ -266,20 +266,28 @@ CASES = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(params=["in-process", "in-a-worker-process"])
 def make_cache(
-    cache_dir: Path, fast_settings: RefreshSettings
+    request: pytest.FixtureRequest, cache_dir: Path, fast_settings: RefreshSettings
 ) -> Iterator[Callable[..., ImageCache]]:
+    """Every promise holds whether the refresh runs in the caller or in a worker process."""
     opened: list[ImageCache] = []
 
     def make(**overrides: Any) -> ImageCache:
         cache = ImageCache(cache_dir, dataclasses.replace(fast_settings, **overrides)).open()
+        if request.param == "in-a-worker-process":
+            cache.use_worker_processes(1)
         opened.append(cache)
         return cache
 
     yield make
     for cache in opened:
         cache.close()
+
+
+@pytest.fixture
+def cache(make_cache: Callable[..., ImageCache]) -> ImageCache:
+    return make_cache()
 
 
 @pytest.mark.parametrize(

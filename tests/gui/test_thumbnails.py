@@ -1,13 +1,20 @@
-"""After a force refresh the row shows the new picture, never the cached old thumbnail."""
+"""After a force refresh the row shows the new picture, never the cached old thumbnail, and the
+table's thumbnail of the new file is the one its refresh made while validating: no second decode.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap
 from pytestqt.qtbot import QtBot
 
+import gui.thumbnails
+from core.models import Thumbnail
 from gui.image_model import Column
-from gui.thumbnails import TABLE_EDGE
+from gui.thumbnails import GRID_EDGE, TABLE_EDGE, ThumbnailKey, ThumbnailLoader, thumbnail_image
 from tests.gui.helpers import OpenedWindow, WindowFactory
 from tests.server import image, jpeg_bytes, sequence
 
@@ -15,16 +22,18 @@ RED, BLUE = (220, 20, 20), (20, 20, 220)
 
 
 def loaded_thumbnail(qtbot: QtBot, opened: OpenedWindow, url: str) -> QPixmap:
-    """The row's DecorationRole pixmap once the loader has decoded the row's current file."""
+    """The row's DecorationRole pixmap once the loader has the row's current file's thumbnail
+    (from a refresh, or decoded now)."""
     window = opened.window
     row = opened.row(url)
     assert row.thumbnail_key is not None
     key = (*row.thumbnail_key, TABLE_EDGE)
     index = window.model.index_for_key(url, Column.THUMBNAIL)
-    with qtbot.waitSignal(
-        window.thumbnails.ready, timeout=5_000, check_params_cb=lambda ready: ready == key
-    ):
-        index.data(Qt.ItemDataRole.DecorationRole)  # a placeholder; queues the decode
+    if window.thumbnails.cached(key) is None:
+        with qtbot.waitSignal(
+            window.thumbnails.ready, timeout=5_000, check_params_cb=lambda ready: ready == key
+        ):
+            index.data(Qt.ItemDataRole.DecorationRole)  # a placeholder; queues the decode
     pixmap = index.data(Qt.ItemDataRole.DecorationRole)
     assert isinstance(pixmap, QPixmap)
     cached = window.thumbnails.cached(key)
@@ -60,3 +69,77 @@ def test_thumbnail_of_a_refreshed_image_is_the_new_picture(
     assert opened.row(url).thumbnail_key != old_key
     second = centre(loaded_thumbnail(qtbot, opened, url))
     assert is_close(second, BLUE), second.getRgb()
+
+
+def test_a_refreshed_row_shows_the_refresh_thumbnail_without_decoding_the_file(
+    qtbot: QtBot, open_window: WindowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = open_window(
+        {"/performers/singer.jpg": sequence(image(jpeg_bytes(RED)), image(jpeg_bytes(BLUE)))}
+    )
+    window = opened.window
+    (url,) = opened.urls
+    assert is_close(centre(loaded_thumbnail(qtbot, opened, url)), RED)
+    decoded: list[tuple[Path, int]] = []
+    real_decode = gui.thumbnails.decode_thumbnail
+
+    def counting_decode(path: Path, edge: int) -> QImage:
+        decoded.append((path, edge))
+        return real_decode(path, edge)
+
+    monkeypatch.setattr(gui.thumbnails, "decode_thumbnail", counting_decode)
+    inserted: list[ThumbnailKey] = []
+    window.thumbnails.ready.connect(inserted.append)
+
+    with qtbot.waitSignal(window.controller.batch_finished, timeout=10_000):
+        window.refresh_entries([opened.row(url).entry], force_refresh=True)
+
+    row = opened.row(url)
+    assert row.result is not None and row.result.thumbnail is not None
+    assert row.thumbnail_key is not None
+    key = (*row.thumbnail_key, TABLE_EDGE)
+    assert inserted == [key]  # cached with the result, under the key the row now has
+    cached = window.thumbnails.cached(key)
+    pixmap = window.model.index_for_key(url, Column.THUMBNAIL).data(Qt.ItemDataRole.DecorationRole)
+    assert isinstance(pixmap, QPixmap) and cached is not None
+    assert pixmap.cacheKey() == cached.cacheKey()  # the refresh's thumbnail, not a placeholder
+    assert (pixmap.width(), pixmap.height()) == (48, 36)
+    assert is_close(centre(pixmap), BLUE), centre(pixmap).getRgb()
+    assert not window.thumbnails.is_busy()
+    assert decoded == []  # the new file was not decoded for the table
+
+    # Only the table's size comes with the result: the grid's still decodes, from the new file.
+    with qtbot.waitSignal(window.thumbnails.ready, timeout=5_000):
+        window.thumbnails.pixmap((*row.thumbnail_key, GRID_EDGE))
+    assert decoded == [(row.path, GRID_EDGE)]
+
+
+def solid(width: int, height: int, rgb: tuple[int, int, int]) -> QImage:
+    return thumbnail_image(Thumbnail(width, height, bytes((*rgb, 255)) * (width * height)))
+
+
+def test_thumbnail_image_owns_its_pixels() -> None:
+    picture = solid(6, 4, BLUE)
+    assert (picture.width(), picture.height()) == (6, 4)
+    assert picture.format() == QImage.Format.Format_RGBA8888
+    assert is_close(picture.pixelColor(5, 3), BLUE)
+
+
+def test_insert_caches_evicts_by_capacity_and_clears_failure(qtbot: QtBot) -> None:
+    loader = ThumbnailLoader(capacity=2, threads=1)
+    keys: list[ThumbnailKey] = [(f"/x/{n}.jpg", 1.5, 100 + n, TABLE_EDGE) for n in range(3)]
+    loader._failed.add(keys[2])  # as if an earlier decode of the file had failed
+    try:
+        for key in keys:
+            with qtbot.waitSignal(loader.ready, check_params_cb=lambda ready, k=key: ready == k):
+                loader.insert(key, solid(4, 3, RED))
+
+        assert loader.cached(keys[0]) is None  # the oldest is evicted
+        assert loader.cached(keys[1]) is not None
+        shown = loader.pixmap(keys[2])  # not the broken placeholder, no decode queued
+        assert is_close(centre(shown), RED) and not loader.is_busy()
+        with qtbot.assertNotEmitted(loader.ready):
+            loader.insert(keys[0], QImage())  # a null image is not cached
+        assert loader.cached(keys[0]) is None
+    finally:
+        loader.shutdown()

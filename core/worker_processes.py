@@ -1,0 +1,334 @@
+"""Refreshes run in worker processes, so they use every core and leave the caller's GIL alone.
+
+Each refresh costs a few milliseconds of Python (HTTP, decoding, the manifest). In one process
+those milliseconds queue for the one GIL: more threads bring no more speed, and the window's GUI
+thread waits behind them. Worker processes each open the same cache folder (its manifest and file
+locks are made for several processes) and refresh on a few threads of their own; the caller's
+threads only wait for the answer, and the workers' log records come back to the caller's log.
+
+A worker that dies (killed, out of memory) fails the refreshes it was running with a clear
+message: the files themselves are safe, since a refresh only ever renames a complete download
+over the old file. The next refresh starts a new worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import logging.handlers
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from core.http_client import ProgressCallback
+from core.logging_setup import CORE_LOGGER
+from core.models import RefreshResult
+from core.settings import RefreshSettings
+
+log = logging.getLogger(__name__)
+
+_CANCEL_POLL = 0.05  # how often a waiting caller looks at its cancel event
+_STOP_TIMEOUT = 10.0
+
+
+class WorkerStoppedError(RuntimeError):
+    """The worker process running a refresh ended before it answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshRequest:
+    task_id: int
+    key: str
+    force_refresh: bool
+    check_for_updates: bool
+    thumbnail_edge: int | None
+    wants_progress: bool
+
+
+# Messages, parent → worker: ("refresh", RefreshRequest) | ("cancel", task_id) | ("stop",)
+# worker → parent: ("progress", task_id, received, total) | ("result", task_id, RefreshResult)
+#                  | ("log", LogRecord) | ("broken", why it cannot work), and then it ends
+Message = tuple[Any, ...]
+
+
+@dataclass
+class _Pending:
+    future: Future[RefreshResult]
+    progress: ProgressCallback | None
+
+
+class _Worker:
+    """One worker process, as its parent sees it: the pipe, the refreshes it is running."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess, connection: Connection):
+        self.process = process
+        self.connection = connection
+        self.send_lock = threading.Lock()
+        self.join_lock = threading.Lock()
+        self.pending: dict[int, _Pending] = {}
+        self.alive = True
+        self.failure: str | None = None  # why it stopped, when it says so itself
+
+    def send(self, message: Message) -> None:
+        with self.send_lock:
+            self.connection.send(message)
+
+    def join(self, timeout: float) -> None:
+        with self.join_lock:  # two threads waiting for one child confuse multiprocessing
+            self.process.join(timeout)
+
+
+class WorkerPool:
+    """Runs `ImageCache.refresh` calls in `processes` worker processes; safe from any thread.
+
+    Workers start on the first refresh, in the calling thread (never the GUI thread: the window
+    calls from its refresh jobs), and stop in `close()`.
+    """
+
+    def __init__(
+        self, root: Path, settings: RefreshSettings, processes: int, niceness: int = 0
+    ) -> None:
+        if processes < 1:
+            raise ValueError("a worker pool needs at least one process")
+        self.root = root
+        self.settings = settings
+        self.processes = processes
+        self.niceness = niceness
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._task_ids = itertools.count(1)
+        self._closed = False
+
+    def refresh(
+        self,
+        key: str,
+        *,
+        force_refresh: bool,
+        check_for_updates: bool = False,
+        cancel: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+        thumbnail_edge: int | None = None,
+    ) -> RefreshResult:
+        """Refresh `key` in a worker; block until it answers. Raises WorkerStoppedError."""
+        request = RefreshRequest(
+            next(self._task_ids),
+            key,
+            force_refresh,
+            check_for_updates,
+            thumbnail_edge,
+            progress is not None,
+        )
+        future: Future[RefreshResult] = Future()
+        worker = self._assign(request.task_id, _Pending(future, progress))
+        try:
+            worker.send(("refresh", request))
+        except OSError as error:
+            self._worker_stopped(worker)
+            raise WorkerStoppedError(f"the worker process is gone ({error})") from error
+        cancel_sent = False
+        while True:
+            if cancel is not None and cancel.is_set() and not cancel_sent:
+                cancel_sent = True
+                with contextlib.suppress(OSError):  # gone: its reader fails the future
+                    worker.send(("cancel", request.task_id))
+            try:
+                return future.result(timeout=_CANCEL_POLL)
+            except FutureTimeout:
+                continue
+
+    def close(self) -> None:
+        """Stop the workers: running refreshes finish or are cancelled, then the processes end."""
+        with self._lock:
+            self._closed = True
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                worker.send(("stop",))
+        for worker in workers:
+            worker.join(_STOP_TIMEOUT)
+            if worker.process.is_alive():
+                log.warning("worker process %s did not stop; terminating it", worker.process.pid)
+                worker.process.terminate()
+                worker.join(_STOP_TIMEOUT)
+
+    def start(self) -> None:
+        """Start the missing workers now rather than at the next refresh."""
+        with self._lock:
+            self._start_missing_workers()
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._workers if w.alive and w.process.pid]
+
+    def _assign(self, task_id: int, pending: _Pending) -> _Worker:
+        with self._lock:
+            self._start_missing_workers()
+            worker = min(self._workers, key=lambda w: len(w.pending))
+            worker.pending[task_id] = pending
+            return worker
+
+    def _start_missing_workers(self) -> None:
+        if self._closed:
+            raise WorkerStoppedError("the cache is closed")
+        self._workers = [w for w in self._workers if w.alive]
+        while len(self._workers) < self.processes:
+            self._workers.append(self._start_worker())
+
+    def _start_worker(self) -> _Worker:
+        context = multiprocessing.get_context("spawn")  # no fork: the caller may run Qt threads
+        parent_end, child_end = context.Pipe()
+        log_level = logging.getLogger(CORE_LOGGER).getEffectiveLevel()
+        process = context.Process(
+            target=worker_main,
+            args=(child_end, self.root, self.settings, log_level, self.niceness),
+            name="image-refresh-worker",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        worker = _Worker(process, parent_end)
+        threading.Thread(
+            target=self._read, args=(worker,), name="refresh-worker-reader", daemon=True
+        ).start()
+        log.debug("started worker process %s", process.pid)
+        return worker
+
+    def _read(self, worker: _Worker) -> None:
+        while True:
+            try:
+                message = worker.connection.recv()
+            except (EOFError, OSError):
+                self._worker_stopped(worker)
+                return
+            kind = message[0]
+            if kind == "broken":
+                worker.failure = message[1]
+                continue
+            if kind == "log":
+                record: logging.LogRecord = message[1]
+                logging.getLogger(record.name).handle(record)
+                continue
+            with self._lock:
+                pending = (
+                    worker.pending.pop(message[1], None)
+                    if kind == "result"
+                    else worker.pending.get(message[1])
+                )
+            if pending is None:
+                continue
+            if kind == "result":
+                pending.future.set_result(message[2])
+            elif kind == "progress" and pending.progress is not None:
+                pending.progress(message[2], message[3])
+
+    def _worker_stopped(self, worker: _Worker) -> None:
+        with self._lock:
+            worker.alive = False
+            orphans, worker.pending = worker.pending, {}
+        if orphans:
+            worker.join(1.0)  # for its exit code
+            log.error(
+                "worker process %s stopped (exit code %s) during %d refresh(es)",
+                worker.process.pid,
+                worker.process.exitcode,
+                len(orphans),
+            )
+        reason = worker.failure or (
+            f"the worker process stopped unexpectedly (exit code {worker.process.exitcode})"
+        )
+        for pending in orphans.values():
+            pending.future.set_exception(WorkerStoppedError(reason))
+
+
+# --- the worker process ---------------------------------------------------------------------
+
+
+class _PipeLog:
+    """The queue a QueueHandler writes to: records go to the parent, formatted and picklable."""
+
+    def __init__(self, send: Callable[[Message], None]) -> None:
+        self._send = send
+
+    def put_nowait(self, record: logging.LogRecord) -> None:
+        self._send(("log", record))
+
+
+def worker_main(
+    connection: Connection, root: Path, settings: RefreshSettings, log_level: int, niceness: int
+) -> None:
+    """The worker process: refresh what the parent asks, on `settings.jobs` threads."""
+    os.nice(niceness)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    from core.cache import ImageCache  # noqa: PLC0415 - core.cache imports this module
+
+    send_lock = threading.Lock()
+
+    def send(message: Message) -> None:
+        with send_lock:
+            connection.send(message)
+
+    core_log = logging.getLogger(CORE_LOGGER)
+    core_log.setLevel(log_level)
+    core_log.addHandler(logging.handlers.QueueHandler(_PipeLog(send)))  # type: ignore[arg-type]
+    core_log.propagate = False
+
+    cancels: dict[int, threading.Event] = {}
+    cancels_lock = threading.Lock()
+
+    def refresh(cache: ImageCache, request: RefreshRequest, cancel: threading.Event) -> None:
+        def report(received: int, total: int | None) -> None:
+            send(("progress", request.task_id, received, total))  # once per chunk (64 KiB)
+
+        try:
+            result = cache.refresh_key(
+                request.key,
+                force_refresh=request.force_refresh,
+                check_for_updates=request.check_for_updates,
+                cancel=cancel,
+                progress=report if request.wants_progress else None,
+                thumbnail_edge=request.thumbnail_edge,
+            )
+        except Exception as error:  # reported on the refresh, never a dead worker
+            log.exception("refresh of %s failed unexpectedly", request.key)
+            result = cache.unexpected_failure(request.key, request.force_refresh, error)
+        finally:
+            with cancels_lock:
+                cancels.pop(request.task_id, None)
+        send(("result", request.task_id, result))
+
+    try:
+        cache = ImageCache(root, settings).open()
+    except Exception as error:  # e.g. the manifest was damaged since the parent opened it
+        send(("broken", f"a worker process cannot open the cache: {error}"))
+        return
+    with cache, ThreadPoolExecutor(settings.jobs, thread_name_prefix="refresh") as pool:
+        while True:
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):
+                message = ("stop",)  # the parent is gone
+            if message[0] == "refresh":
+                request: RefreshRequest = message[1]
+                cancel = threading.Event()
+                with cancels_lock:
+                    cancels[request.task_id] = cancel
+                pool.submit(refresh, cache, request, cancel)
+            elif message[0] == "cancel":
+                with cancels_lock:
+                    event = cancels.get(message[1])
+                if event is not None:
+                    event.set()
+            elif message[0] == "stop":
+                with cancels_lock:
+                    for event in cancels.values():
+                        event.set()
+                break

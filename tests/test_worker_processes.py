@@ -1,0 +1,122 @@
+"""Refreshes in worker processes: same results, logs and cancel as in the caller, and a worker
+that dies loses no image. (tests/test_failures.py runs every failure case in a worker too.)"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import cli
+from core.cache import ImageCache
+from core.models import Action, FailureReason, RefreshResult
+from core.settings import RefreshSettings
+from tests.server import LoopbackServer, image, jpeg_bytes, sequence, stall
+from tests.test_cli import backdate, by_url, lower_headers, results_of, run_main
+
+OLD, NEW = jpeg_bytes((250, 10, 10)), jpeg_bytes((10, 10, 250))
+
+
+def cached_images(server: LoopbackServer, cache: ImageCache, count: int) -> list[Path]:
+    urls = [server.route(f"/img/{n}.jpg", sequence(image(OLD), image(NEW))) for n in range(count)]
+    results = list(cache.refresh_many(cache.add_urls(urls, "events"), force_refresh=False))
+    assert [r.action for r in results] == [Action.DOWNLOADED] * count
+    return [r.path for r in results if r.path is not None]
+
+
+def test_a_batch_in_worker_processes_refreshes_like_the_caller_and_logs_to_it(
+    server: LoopbackServer, cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="core")
+    with ImageCache(cache_dir, RefreshSettings(jobs=4)) as cache:
+        paths = cached_images(server, cache, 12)
+        before = {path: backdate(path) for path in paths}
+        cache.use_worker_processes(2)
+        caplog.clear()
+
+        results = list(cache.refresh_many(cache.entries(), force_refresh=True))
+
+        workers = cache._workers.worker_pids() if cache._workers else []
+    assert len(workers) == 2 and os.getpid() not in workers
+    assert len(results) == 12
+    for result in results:
+        assert result.action is Action.REFRESHED, result.error
+        assert result.path is not None and result.path.read_bytes() == NEW
+        assert result.before_mtime == before[result.path]
+        assert result.after_mtime == result.path.stat().st_mtime > before[result.path]
+    for n in range(12):
+        headers = lower_headers(server.requests_for(f"/img/{n}.jpg")[-1].headers)
+        assert headers["cache-control"] == "no-cache" and "if-none-match" not in headers
+    # The workers' records reach the caller's log, marked with the worker's process id.
+    refreshed = [r for r in caplog.records if r.getMessage().startswith("refreshed ")]
+    assert len(refreshed) == 12
+    assert {r.process for r in refreshed} <= set(workers)
+
+
+def test_a_killed_worker_fails_its_refresh_and_loses_nothing(
+    server: LoopbackServer, cache_dir: Path
+) -> None:
+    with ImageCache(cache_dir, RefreshSettings(timeout=20.0)) as cache:
+        (path,) = cached_images(server, cache, 1)
+        old_mtime_ns = path.stat().st_mtime_ns
+        cache.use_worker_processes(1)
+        (entry,) = cache.entries()
+        body_started = threading.Event()
+        server.route("/img/0.jpg", stall(NEW * 40, after=2000, seconds=15, started=body_started))
+        outcome: list[RefreshResult] = []
+        refreshing = threading.Thread(
+            target=lambda: outcome.append(cache.refresh(entry, force_refresh=True))
+        )
+        refreshing.start()
+        assert body_started.wait(10)
+        (worker,) = cache._workers.worker_pids() if cache._workers else []
+        os.kill(worker, signal.SIGKILL)
+        refreshing.join(10)
+
+        (result,) = outcome
+        assert result.action is Action.FAILED and result.reason is FailureReason.UNEXPECTED
+        assert result.error is not None and "worker process stopped" in result.error
+        assert path.read_bytes() == OLD and path.stat().st_mtime_ns == old_mtime_ns
+
+        # The next refresh gets a new worker and works.
+        server.route("/img/0.jpg", image(NEW))
+        again = cache.refresh(entry, force_refresh=True)
+        assert again.action is Action.REFRESHED, again.error
+        assert path.read_bytes() == NEW
+        assert cache._workers is not None and cache._workers.worker_pids() != [worker]
+
+
+def test_the_command_line_runs_a_big_batch_in_worker_processes(
+    server: LoopbackServer,
+    cache_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    count = cli.WORKER_PROCESS_MIN_TARGETS
+    urls = [server.route(f"/batch/{n}.jpg", sequence(image(OLD), image(NEW))) for n in range(count)]
+    code, out, _ = run_main(
+        capsys, "add", *urls, "--cache-dir", str(cache_dir), "--json", "--jobs", "4"
+    )
+    assert code == 0
+    added: dict[str, dict[str, Any]] = by_url(results_of(out))
+    before = {url: backdate(Path(added[url]["path"])) for url in urls}
+
+    caplog.clear()
+    code, out, _ = run_main(
+        capsys, "refresh", "--force", "--all", "--cache-dir", str(cache_dir), "--json"
+    )
+
+    assert code == 0
+    refreshed = by_url(results_of(out))
+    assert set(refreshed) == set(urls)
+    for url, result in refreshed.items():
+        assert result["action"] == "refreshed"
+        assert result["before_mtime"] == before[url] < result["after_mtime"]
+        assert Path(result["path"]).read_bytes() == NEW
+    refreshed_by = {r.process for r in caplog.records if r.getMessage().startswith("refreshed ")}
+    assert refreshed_by and os.getpid() not in refreshed_by
