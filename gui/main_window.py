@@ -7,7 +7,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtCore import (
+    QItemSelection,
+    QModelIndex,
+    QSize,
+    Qt,
+    QThreadPool,
+    QTimer,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -381,13 +390,12 @@ class MainWindow(QMainWindow):
 
     # --- selection ------------------------------------------------------------------------------
     def selected_rows(self) -> list[ImageRow]:
-        rows = []
-        for position in self._selected_positions():
-            source = self.proxy.mapToSource(self.proxy.index(position, Column.NAME))
-            row = self.model.data(source, Role.ROW)
-            if row is not None:
-                rows.append(row)
-        return rows
+        """The selected rows, top to bottom (the proxy filters but keeps the model's order)."""
+        positions, rows = self._selected_positions(), self.model.rows()
+        if self.proxy.rowCount() != len(rows):  # filtered: map to the model's positions
+            proxy = self.proxy
+            positions = [proxy.mapToSource(proxy.index(p, Column.NAME)).row() for p in positions]
+        return [rows[position] for position in positions]
 
     def _selected_positions(self) -> list[int]:
         """The view's rows with a selected cell, top to bottom, read from the selection's ranges.
@@ -395,12 +403,7 @@ class MainWindow(QMainWindow):
         Not selectedRows(): it asks the model for the flags of every selected cell, 8,000 calls
         into Python for 1,000 rows.
         """
-        selection = self.table.selectionModel().selection()
-        positions: set[int] = set()
-        for number in range(selection.count()):
-            selected = selection.at(number)
-            positions.update(range(selected.top(), selected.bottom() + 1))
-        return sorted(positions)
+        return _row_positions(self.table.selectionModel().selection())
 
     def select_all(self) -> None:
         view = self.grid if self.views.currentWidget() is self.grid else self.table
@@ -449,14 +452,8 @@ class MainWindow(QMainWindow):
     ) -> list[str]:
         if self.cache is None:
             return []
-        # Marked and painted before the workers start: once they run, this thread shares the GIL
-        # with them, and a repaint (some 1,700 calls into Python for a screen of rows) takes
-        # many times longer.
         busy = self.controller.running_keys()
         self.model.set_state([e.key for e in entries if e.key not in busy], RowState.QUEUED)
-        view = self.views.currentWidget()
-        if isinstance(view, QAbstractItemView):
-            view.viewport().repaint()
         self.controller.set_concurrency(self.preferences.jobs)
         queued = self.controller.start(
             self.cache, entries, force_refresh=force_refresh, check_for_updates=check
@@ -719,3 +716,11 @@ class MainWindow(QMainWindow):
         if self.cache is not None:
             self.cache.close()
         event.accept()
+
+
+def _row_positions(selection: QItemSelection) -> list[int]:
+    positions: set[int] = set()
+    for number in range(selection.count()):
+        selected = selection.at(number)
+        positions.update(range(selected.top(), selected.bottom() + 1))
+    return sorted(positions)

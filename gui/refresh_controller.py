@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 from core.cache import ImageCache
 from core.models import Action, ImageEntry, RefreshResult
@@ -92,7 +92,8 @@ class RefreshController(QObject):
         self._batch.total += len(queued)
         if queued:
             self.batch_changed.emit(self._batch)
-        self._start_waiting()
+            # Next turn of the event loop: the caller's repaint of the queued rows comes first.
+            QTimer.singleShot(0, self, self._start_waiting)
         return queued
 
     def cancel(self) -> None:
