@@ -180,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = args.command or "gui"
+    if args.command is None:  # the bare command (the desktop entry's) opens the window
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
+    command = args.command
     if command == "gui":
         if open_window is None:
             print("image-refresh: the window is not available in this build", file=sys.stderr)

@@ -270,6 +270,20 @@ def demo_screenshots(machine: Machine, scratch: str) -> None:
         check(count >= MIN_COLOURS, f"{path} looks blank: {count} colours")
 
 
+def bare_command_headless(machine: Machine, scratch: str) -> None:
+    # The desktop entry's command. Without a display it runs the demo offscreen, and the
+    # window's refreshes run in worker processes started from the bundled executable.
+    result = machine.run([PROGRAM], timeout=600, TMPDIR=scratch)
+    out = require(result, "image-refresh (no arguments, no display)")
+    check("No display found" in out, f"no word about the missing display: {out}")
+    refreshed = [line for line in out.splitlines() if " → " in line]
+    check(
+        len(refreshed) >= 20 and all(line.rstrip().endswith("refreshed") for line in refreshed),
+        f"the headless demo did not refresh its images: {out}",
+    )
+    print(f"  {len(refreshed)} images force-refreshed by the worker processes")
+
+
 def startup(machine: Machine, scratch: str, runs: int) -> None:
     empty = f"{scratch}/empty-cache"
     machine.path(empty).mkdir()
@@ -315,6 +329,10 @@ def run_all(machine: Machine, deb: Path, startup_runs: int) -> None:
         step("the bundle: fonts, plugins, codecs", lambda: bundle_facts(machine))
         step("add, refresh --force from 127.0.0.1", lambda: headless_refresh(machine, scratch))
         step("gui --screenshot (demo) under xvfb-run", lambda: demo_screenshots(machine, scratch))
+        step(
+            "image-refresh, no arguments, no display",
+            lambda: bare_command_headless(machine, scratch),
+        )
         if startup_runs:
             step("time to a shown window", lambda: startup(machine, scratch, startup_runs))
         step(f"apt-get purge {PACKAGE}", lambda: purge(machine))

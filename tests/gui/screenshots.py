@@ -21,15 +21,20 @@ def command() -> Path:
 
 
 def run_screenshot_demo(
-    tmp_path: Path, environment: dict[str, str]
+    tmp_path: Path, environment: dict[str, str], arguments: list[str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], list[Path]]:
-    """Run the scripted demo; return the process and the screenshot paths it printed."""
+    """Run the scripted demo; return the process and the screenshot paths it printed.
+
+    `arguments` default: `gui --screenshot <tmp_path>/shots/demo.png`.
+    """
+    if arguments is None:
+        arguments = ["gui", "--screenshot", str(tmp_path / "shots" / "demo.png")]
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.pop("QT_QPA_PLATFORM", None)
     env.update(environment)
     env["TMPDIR"] = str(tmp_path)  # the demo's temporary cache lands here, not in /tmp
     completed = subprocess.run(
-        [str(command()), "gui", "--screenshot", str(tmp_path / "shots" / "demo.png")],
+        [str(command()), *arguments],
         env=env,
         capture_output=True,
         text=True,
@@ -61,16 +66,16 @@ def assert_not_blank(png: Path) -> None:
 
 
 def assert_demo_succeeded(
-    completed: subprocess.CompletedProcess[str], screenshots: list[Path]
+    completed: subprocess.CompletedProcess[str], screenshots: list[Path], stem: str = "demo"
 ) -> None:
     assert completed.returncode == 0, describe(completed)
     refreshed = [line for line in completed.stdout.splitlines() if " → " in line]
     assert len(refreshed) >= 20, describe(completed)
     assert all(line.rstrip().endswith("refreshed") for line in refreshed), describe(completed)
     assert [path.name for path in screenshots] == [
-        "demo-before.png",
-        "demo-after.png",
-        "demo-after-grid.png",
+        f"{stem}-before.png",
+        f"{stem}-after.png",
+        f"{stem}-after-grid.png",
     ], describe(completed)
     for png in screenshots:
         assert png.is_file(), png
