@@ -146,18 +146,13 @@ class ImageCache:
         thumbnail_edge: int | None = None,
     ) -> RefreshResult:
         """Refresh the image with this manifest key, in a worker process if there are any."""
-        if self._workers is None or (cancel is not None and cancel.is_set()):
-            # (cancelled already: answered here at once, without a request)
-            return self._refresher.refresh(
-                key,
-                force_refresh=force_refresh,
-                check_for_updates=check_for_updates,
-                cancel=cancel,
-                progress=progress,
-                thumbnail_edge=thumbnail_edge,
-            )
+        workers, cancelled = self._workers, cancel is not None and cancel.is_set()
+        # Already cancelled: answered here at once, with no worker and no request.
+        runner: Refresher | WorkerPool = (
+            workers if workers is not None and not cancelled else self._refresher
+        )
         try:
-            return self._workers.refresh(
+            return runner.refresh(
                 key,
                 force_refresh=force_refresh,
                 check_for_updates=check_for_updates,

@@ -98,16 +98,16 @@ def _validate_raster(image: Image.Image, max_pixels: int, thumbnail_edge: int | 
         ) from error
     thumbnail = None
     if thumbnail_edge is not None:
-        thumbnail = _thumbnail(first if first is not None else image, thumbnail_edge)
+        thumbnail = make_thumbnail(first if first is not None else image, thumbnail_edge)
     return ImageInfo(image_format, width, height, thumbnail)
 
 
-def _thumbnail(decoded: Image.Image, edge: int) -> Thumbnail | None:
-    """Shrink the decoded frame in place, as gui.thumbnails.decode_thumbnail does, to RGBA.
+def make_thumbnail(decoded: Image.Image, edge: int) -> Thumbnail | None:
+    """Shrink an image in place to at most `edge` pixels on its longer side, as RGBA.
 
-    Image.thumbnail resamples what is already loaded (a JPEG's draft-scale decode): it reads
-    nothing more from the file. None if Pillow cannot resample or convert this pixel mode: the
-    image is still valid, and the window decodes its thumbnail itself.
+    The one recipe for every thumbnail: validation's and the window's (gui.thumbnails). On a
+    loaded image (a JPEG's draft-scale decode) it reads nothing more from the file. None if
+    Pillow cannot load, resample or convert it.
     """
     try:
         decoded.thumbnail((edge, edge), Image.Resampling.BILINEAR, reducing_gap=2.0)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, S
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
 
 from core.models import Thumbnail
+from core.validation import make_thumbnail
 
 ThumbnailKey = tuple[str, float, int, int]
 
@@ -34,21 +35,22 @@ def decode_thumbnail(path: Path, edge: int) -> QImage:
     try:
         with Image.open(path) as image:
             image.draft("RGB", (edge, edge))
-            image.thumbnail((edge, edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
-            rgba = image.convert("RGBA")
+            thumbnail = make_thumbnail(image, edge)
     except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         return QImage()
-    return _rgba_image(rgba.tobytes(), rgba.width, rgba.height)
+    return thumbnail_image(thumbnail) if thumbnail is not None else QImage()
 
 
 def thumbnail_image(thumbnail: Thumbnail) -> QImage:
-    """The core's RGBA thumbnail (made while validating a download) as a QImage."""
-    return _rgba_image(thumbnail.rgba, thumbnail.width, thumbnail.height)
-
-
-def _rgba_image(data: bytes, width: int, height: int) -> QImage:
-    qimage = QImage(data, width, height, width * 4, QImage.Format.Format_RGBA8888)
-    return qimage.copy()  # own the pixels: QImage only borrows `data`
+    """The core's RGBA thumbnail as a QImage that owns its pixels."""
+    qimage = QImage(
+        thumbnail.rgba,
+        thumbnail.width,
+        thumbnail.height,
+        thumbnail.width * 4,
+        QImage.Format.Format_RGBA8888,
+    )
+    return qimage.copy()  # QImage only borrows the bytes
 
 
 class _DecodeSignals(QObject):
