@@ -15,21 +15,21 @@ def refresh_concurrently(
     refresh_one: RefreshOne,
     keys: Iterable[str],
     *,
-    jobs: int,
+    threads: int,
     cancel: threading.Event,
 ) -> Iterator[RefreshResult]:
-    """Run `refresh_one` for every key on `jobs` threads, yielding results as they finish.
+    """Run `refresh_one` for every key on `threads` threads, yielding results as they finish.
 
-    At most 2 × jobs keys are in flight, so memory does not grow with the number of targets.
+    At most 2 × threads keys are in flight, so memory does not grow with the number of targets.
     After `cancel` is set, keys not yet started are not submitted; running ones stop between
     chunks and report themselves cancelled.
     """
     pending: set[Future[RefreshResult]] = set()
     key_iter = iter(keys)
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="refresh") as pool:
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="refresh") as pool:
         try:
             while True:
-                while len(pending) < 2 * jobs and not cancel.is_set():
+                while len(pending) < 2 * threads and not cancel.is_set():
                     key = next(key_iter, None)
                     if key is None:
                         break

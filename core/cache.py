@@ -9,13 +9,14 @@ from pathlib import Path
 from types import TracebackType
 
 from core.batch import refresh_concurrently
+from core.download_slots import DownloadSlots
 from core.http_client import ProgressCallback, check_url
 from core.manifest import Manifest
 from core.models import Action, FailureReason, HistoryEntry, ImageEntry, RefreshResult
 from core.naming import normalize_category
 from core.refresh import Refresher
 from core.scan import scan_cached_files
-from core.settings import DEFAULT_CATEGORY, RefreshSettings
+from core.settings import DEFAULT_CATEGORY, RefreshSettings, finishing_thread_count
 from core.storage import CacheStorage
 from core.worker_processes import WorkerPool, WorkerStoppedError
 
@@ -29,7 +30,9 @@ class ImageCache:
         self.settings = settings or RefreshSettings()
         self.storage = CacheStorage(root)
         self.manifest = Manifest(self.storage.manifest_path)
-        self._refresher = Refresher(self.storage, self.manifest, self.settings)
+        # Refreshes in this process, with no download slot: what a worker process runs.
+        self.refresher = Refresher(self.storage, self.manifest, self.settings)
+        self._download_slots = DownloadSlots(self.settings.jobs)
         self._workers: WorkerPool | None = None
 
     @property
@@ -115,6 +118,10 @@ class ImageCache:
             self._workers = WorkerPool(self.storage.root, self.settings, count, niceness)
         self._workers.start()
 
+    def set_download_limit(self, jobs: int) -> None:
+        """Downloads at once from now on (`settings.jobs` until changed): the window's setting."""
+        self._download_slots.set_limit(jobs)
+
     def refresh(
         self,
         entry: ImageEntry,
@@ -145,23 +152,29 @@ class ImageCache:
         progress: ProgressCallback | None = None,
         thumbnail_edge: int | None = None,
     ) -> RefreshResult:
-        """Refresh the image with this manifest key, in a worker process if there are any."""
-        workers, cancelled = self._workers, cancel is not None and cancel.is_set()
-        # Already cancelled: answered here at once, with no worker and no request.
-        runner: Refresher | WorkerPool = (
-            workers if workers is not None and not cancelled else self._refresher
-        )
-        try:
-            return runner.refresh(
-                key,
-                force_refresh=force_refresh,
-                check_for_updates=check_for_updates,
-                cancel=cancel,
-                progress=progress,
-                thumbnail_edge=thumbnail_edge,
+        """Refresh the image with this manifest key, in a worker process if there are any.
+
+        It waits for one of the cache's download slots and holds it only until the response
+        has arrived (see core.download_slots), so callers may run more threads than slots.
+        """
+        with self._download_slots.slot(cancel) as release_slot:
+            workers, cancelled = self._workers, cancel is not None and cancel.is_set()
+            # Already cancelled: answered here at once, with no worker and no request.
+            runner: Refresher | WorkerPool = (
+                workers if workers is not None and not cancelled else self.refresher
             )
-        except WorkerStoppedError as error:
-            return self.unexpected_failure(key, force_refresh, error)
+            try:
+                return runner.refresh(
+                    key,
+                    force_refresh=force_refresh,
+                    check_for_updates=check_for_updates,
+                    cancel=cancel,
+                    progress=progress,
+                    thumbnail_edge=thumbnail_edge,
+                    on_downloaded=release_slot,
+                )
+            except WorkerStoppedError as error:
+                return self.unexpected_failure(key, force_refresh, error)
 
     def unexpected_failure(
         self, key: str, force_refresh: bool, error: Exception, entry: ImageEntry | None = None
@@ -188,10 +201,10 @@ class ImageCache:
         *,
         force_refresh: bool,
         check_for_updates: bool = False,
-        jobs: int | None = None,
         cancel: threading.Event | None = None,
     ) -> Iterator[RefreshResult]:
-        """Refresh entries concurrently (`jobs`, default from settings); yield as they finish."""
+        """Refresh entries concurrently, as many downloads at once as the cache's download
+        limit; yield the results as they finish."""
         stop = cancel or threading.Event()
 
         def refresh_one(key: str) -> RefreshResult:
@@ -200,5 +213,8 @@ class ImageCache:
             )
 
         return refresh_concurrently(
-            refresh_one, (e.key for e in entries), jobs=jobs or self.settings.jobs, cancel=stop
+            refresh_one,
+            (e.key for e in entries),
+            threads=self._download_slots.limit + finishing_thread_count(),
+            cancel=stop,
         )

@@ -257,7 +257,7 @@ def _add(cache: ImageCache, args: argparse.Namespace) -> int:
             )
     entries = cache.add_urls(accepted, args.category)
     _use_worker_processes_for(cache, entries)
-    results = cache.refresh_many(entries, force_refresh=False, jobs=args.jobs)
+    results = cache.refresh_many(entries, force_refresh=False)
     return _report(itertools.chain(rejected, results), args.json, started=time.monotonic())
 
 
@@ -276,7 +276,6 @@ def _refresh(cache: ImageCache, args: argparse.Namespace) -> int:
         entries,
         force_refresh=args.force,
         check_for_updates=args.check,
-        jobs=args.jobs,
         cancel=cancel,
     )
     return _report(results, args.json, started=time.monotonic())

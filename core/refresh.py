@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class Refresher:
         cancel: threading.Event | None = None,
         progress: ProgressCallback | None = None,
         thumbnail_edge: int | None = None,
+        on_downloaded: Callable[[], None] | None = None,
     ) -> RefreshResult:
         """Refresh the image identified by `key` (its URL, or `path:<rel>` for a scanned file).
 
@@ -86,6 +88,9 @@ class Refresher:
         Neither: download only if the file is missing.
         thumbnail_edge: a new raster download's result carries a thumbnail this many pixels on
         its longer side, made by the decode that validated it (see core.validation).
+        on_downloaded: called once the response has been received, before the body is checked
+        and installed (the caller's download slot is free from then on; see
+        core.download_slots). Not called when no request completes.
         """
         if force_refresh and check_for_updates:
             raise ValueError("force_refresh and check_for_updates exclude each other")
@@ -133,6 +138,7 @@ class Refresher:
                     cancel=cancel,
                     progress=progress,
                     thumbnail_edge=thumbnail_edge,
+                    on_downloaded=on_downloaded,
                 )
             except RefreshError as error:
                 return self._finish(entry, before, force_refresh, check_for_updates, error)
@@ -147,6 +153,7 @@ class Refresher:
         cancel: threading.Event | None,
         progress: ProgressCallback | None,
         thumbnail_edge: int | None,
+        on_downloaded: Callable[[], None] | None,
     ) -> RefreshResult:
         if entry.url is None:
             raise RefreshError(
@@ -169,6 +176,8 @@ class Refresher:
                         cancel=cancel,
                         progress=progress,
                     )
+                    if on_downloaded is not None:
+                        on_downloaded()
                     if not fetched.not_modified:
                         out.flush()
                         os.fsync(out.fileno())  # on disk before it may replace the old file

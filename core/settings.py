@@ -43,6 +43,12 @@ def worker_process_count() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
+def finishing_thread_count() -> int:
+    """Threads beyond the download slots, for refreshes whose body has arrived and is being
+    validated, flushed and installed: enough to keep every core busy with that work."""
+    return 2 * (os.cpu_count() or 1)
+
+
 def default_cache_dir() -> Path:
     """`IMAGE_REFRESH_CACHE_DIR`, else the platform's user cache folder."""
     configured = os.environ.get(CACHE_DIR_ENV)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _CANCEL_POLL = 0.05  # how often a waiting caller looks at its cancel event
 _STOP_TIMEOUT = 10.0
+_MAX_THREADS = 256  # a worker's threads are made on demand, as many as its parent has waiting
 
 
 class WorkerStoppedError(RuntimeError):
@@ -55,8 +56,9 @@ class RefreshRequest:
 
 
 # Messages, parent → worker: ("refresh", RefreshRequest) | ("cancel", task_id) | ("stop",)
-# worker → parent: ("progress", task_id, received, total) | ("result", task_id, RefreshResult)
-#                  | ("log", LogRecord) | ("broken", why it cannot work), and then it ends
+# worker → parent: ("progress", task_id, received, total) | ("downloaded", task_id)
+#                  | ("result", task_id, RefreshResult) | ("log", LogRecord)
+#                  | ("broken", why it cannot work), and then it ends
 Message = tuple[Any, ...]
 
 
@@ -64,6 +66,7 @@ Message = tuple[Any, ...]
 class _Pending:
     future: Future[RefreshResult]
     progress: ProgressCallback | None
+    on_downloaded: Callable[[], None] | None
 
 
 class _Worker:
@@ -117,8 +120,13 @@ class WorkerPool:
         cancel: threading.Event | None = None,
         progress: ProgressCallback | None = None,
         thumbnail_edge: int | None = None,
+        on_downloaded: Callable[[], None] | None = None,
     ) -> RefreshResult:
-        """Refresh `key` in a worker; block until it answers. Raises WorkerStoppedError."""
+        """Refresh `key` in a worker; block until it answers. Raises WorkerStoppedError.
+
+        The arguments are those of `Refresher.refresh`; `progress` and `on_downloaded` are
+        called on this pool's reader thread.
+        """
         request = RefreshRequest(
             next(self._task_ids),
             key,
@@ -128,7 +136,7 @@ class WorkerPool:
             progress is not None,
         )
         future: Future[RefreshResult] = Future()
-        worker = self._assign(request.task_id, _Pending(future, progress))
+        worker = self._assign(request.task_id, _Pending(future, progress, on_downloaded))
         try:
             worker.send(("refresh", request))
         except OSError as error:
@@ -229,6 +237,8 @@ class WorkerPool:
                 pending.future.set_result(message[2])
             elif kind == "progress" and pending.progress is not None:
                 pending.progress(message[2], message[3])
+            elif kind == "downloaded" and pending.on_downloaded is not None:
+                pending.on_downloaded()
 
     def _worker_stopped(self, worker: _Worker) -> None:
         with self._lock:
@@ -265,7 +275,8 @@ class _PipeLog:
 def worker_main(
     connection: Connection, root: Path, settings: RefreshSettings, log_level: int, niceness: int
 ) -> None:
-    """The worker process: refresh what the parent asks, on `settings.jobs` threads."""
+    """The worker process: refresh what the parent asks, each request on a thread of its own
+    (the parent bounds how many it sends: one per thread of its own waiting for the answer)."""
     os.nice(niceness)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     from core.cache import ImageCache  # noqa: PLC0415 - core.cache imports this module
@@ -288,14 +299,18 @@ def worker_main(
         def report(received: int, total: int | None) -> None:
             send(("progress", request.task_id, received, total))  # once per chunk (64 KiB)
 
+        def downloaded() -> None:
+            send(("downloaded", request.task_id))
+
         try:
-            result = cache.refresh_key(
+            result = cache.refresher.refresh(
                 request.key,
                 force_refresh=request.force_refresh,
                 check_for_updates=request.check_for_updates,
                 cancel=cancel,
                 progress=report if request.wants_progress else None,
                 thumbnail_edge=request.thumbnail_edge,
+                on_downloaded=downloaded,
             )
         except Exception as error:  # reported on the refresh, never a dead worker
             log.exception("refresh of %s failed unexpectedly", request.key)
@@ -310,7 +325,7 @@ def worker_main(
     except Exception as error:  # e.g. the manifest was damaged since the parent opened it
         send(("broken", f"a worker process cannot open the cache: {error}"))
         return
-    with cache, ThreadPoolExecutor(settings.jobs, thread_name_prefix="refresh") as pool:
+    with cache, ThreadPoolExecutor(_MAX_THREADS, thread_name_prefix="refresh") as pool:
         while True:
             try:
                 message = connection.recv()

@@ -454,6 +454,7 @@ class MainWindow(QMainWindow):
             return []
         busy = self.controller.running_keys()
         self.model.set_state([e.key for e in entries if e.key not in busy], RowState.QUEUED)
+        self.cache.set_download_limit(self.preferences.jobs)
         self.controller.set_concurrency(self.preferences.jobs)
         queued = self.controller.start(
             self.cache, entries, force_refresh=force_refresh, check_for_updates=check

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 from core.cache import ImageCache
 from core.models import Action, ImageEntry, RefreshResult
+from core.settings import finishing_thread_count
 from gui.refresh_jobs import RefreshJob
 
 
@@ -52,7 +53,7 @@ class RefreshController(QObject):
     def __init__(self, jobs: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(jobs)
+        self.set_concurrency(jobs)
         self._waiting: deque[_Request] = deque()
         self._waiting_keys: set[str] = set()
         self._jobs: dict[str, RefreshJob] = {}
@@ -60,7 +61,9 @@ class RefreshController(QObject):
         self._batch = BatchProgress()
 
     def set_concurrency(self, jobs: int) -> None:
-        self._pool.setMaxThreadCount(jobs)
+        """`jobs` downloads at once (the cache's slots), plus threads for the refreshes whose
+        body has arrived and is being checked and installed."""
+        self._pool.setMaxThreadCount(jobs + finishing_thread_count())
 
     def is_running(self) -> bool:
         return bool(self._jobs or self._waiting)

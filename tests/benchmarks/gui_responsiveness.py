@@ -146,6 +146,7 @@ def prepare_cache(
         return web_root, cache_dir
     from core.cache import ImageCache  # noqa: PLC0415
     from core.models import Action  # noqa: PLC0415
+    from core.settings import RefreshSettings  # noqa: PLC0415
 
     shutil.rmtree(web_root, ignore_errors=True)
     shutil.rmtree(cache_dir, ignore_errors=True)
@@ -158,11 +159,14 @@ def prepare_cache(
             (web_root / path).write_bytes(maker(index))
             index += 1
     generated = time.perf_counter() - started
-    with serve_folder(web_root) as base_url, ImageCache(cache_dir).open() as cache:
+    with (
+        serve_folder(web_root) as base_url,
+        ImageCache(cache_dir, RefreshSettings(jobs=SEED_JOBS)).open() as cache,
+    ):
         entries = []
         for category, paths in names.items():
             entries += cache.add_urls([f"{base_url}/{p}" for p in paths], category)
-        results = list(cache.refresh_many(entries, force_refresh=False, jobs=SEED_JOBS))
+        results = list(cache.refresh_many(entries, force_refresh=False))
     bad = [r for r in results if r.action is not Action.DOWNLOADED]
     if len(results) != count or bad:
         raise BenchmarkError(f"seeding {label}: {len(bad)} of {len(results)} not downloaded")

@@ -1,0 +1,164 @@
+"""Download slots: `jobs` is the number of downloads at once, as with curl's --parallel-max, and
+a refresh gives its slot back as soon as its body has arrived, before it is checked and stored."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from core.cache import ImageCache
+from core.models import Action, RefreshResult
+from core.settings import RefreshSettings, finishing_thread_count
+from tests.server import LoopbackServer, Responder, image, jpeg_bytes, stall
+from tests.test_cli import backdate
+
+BODY = jpeg_bytes((20, 120, 220))
+
+
+class ConcurrencyMeter:
+    """A responder that answers after `delay` and records how many requests overlapped."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def __call__(self, handler: BaseHTTPRequestHandler) -> None:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(self.delay)
+        with self.lock:
+            self.running -= 1
+        image(BODY)(handler)
+
+
+@pytest.fixture(params=["in-process", "in-worker-processes"])
+def open_cache(
+    request: pytest.FixtureRequest, cache_dir: Path
+) -> Iterator[Callable[[int], ImageCache]]:
+    opened: list[ImageCache] = []
+
+    def make(jobs: int) -> ImageCache:
+        cache = ImageCache(cache_dir, RefreshSettings(jobs=jobs, timeout=10)).open()
+        if request.param == "in-worker-processes":
+            cache.use_worker_processes(2)
+        opened.append(cache)
+        return cache
+
+    yield make
+    for cache in opened:
+        cache.close()
+
+
+def add_images(server: LoopbackServer, cache: ImageCache, count: int, meter: Responder) -> None:
+    cache.add_urls([server.route(f"/img/{n}.jpg", meter) for n in range(count)], "events")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_jobs_is_the_number_of_downloads_at_once(
+    server: LoopbackServer, open_cache: Callable[[int], ImageCache]
+) -> None:
+    meter = ConcurrencyMeter(delay=0.15)
+    cache = open_cache(3)
+    add_images(server, cache, 12, meter)
+
+    results = list(cache.refresh_many(cache.entries(), force_refresh=True))
+
+    assert [r.action for r in results] == [Action.REFRESHED] * 12
+    assert meter.most == 3
+
+
+def test_the_download_limit_can_change_between_batches(
+    server: LoopbackServer, open_cache: Callable[[int], ImageCache]
+) -> None:
+    meter = ConcurrencyMeter(delay=0.1)
+    cache = open_cache(4)
+    add_images(server, cache, 6, meter)
+
+    cache.set_download_limit(1)
+    results = list(cache.refresh_many(cache.entries(), force_refresh=True))
+
+    assert [r.action for r in results] == [Action.REFRESHED] * 6
+    assert meter.most == 1
+
+
+def test_a_refresh_gives_back_its_slot_before_its_download_is_stored(
+    server: LoopbackServer, open_cache: Callable[[int], ImageCache]
+) -> None:
+    """With the manifest locked by someone else, no refresh can finish storing, yet every one
+    downloads: none holds its slot while it waits to be recorded."""
+    cache = open_cache(2)
+    in_flight = 2 + finishing_thread_count()
+    add_images(server, cache, in_flight, ConcurrencyMeter(delay=0.0))
+    blocker = sqlite3.connect(cache.manifest.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another program writing the manifest
+    results: list[RefreshResult] = []
+    batch = threading.Thread(
+        target=lambda: results.extend(cache.refresh_many(cache.entries(), force_refresh=True))
+    )
+    batch.start()
+    try:
+        everything_requested = wait_until(lambda: len(server.seen) == in_flight)
+        finished_while_locked = len(results)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        batch.join(30)
+
+    assert everything_requested, f"{len(server.seen)} of {in_flight} downloads started"
+    assert finished_while_locked == 0
+    assert [r.action for r in results] == [Action.REFRESHED] * in_flight
+
+
+def test_a_cancel_reaches_a_refresh_waiting_for_a_slot(
+    server: LoopbackServer, open_cache: Callable[[int], ImageCache]
+) -> None:
+    cache = open_cache(1)
+    started = threading.Event()
+    stalled_url = server.route("/stalled.jpg", image(BODY))
+    waiting_url = server.route("/waiting.jpg", image(BODY))
+    stalled, waiting = cache.add_urls([stalled_url, waiting_url], "events")
+    paths = [cache.refresh(e, force_refresh=False).path for e in (stalled, waiting)]
+    mtimes = [backdate(p) for p in paths if p is not None]
+    server.route("/stalled.jpg", stall(BODY, after=100, seconds=30, started=started))
+    cancel = threading.Event()
+    results: dict[str, RefreshResult] = {}
+
+    def refresh(key: str) -> None:
+        results[key] = cache.refresh_key(key, force_refresh=True, cancel=cancel)
+
+    threads = [threading.Thread(target=refresh, args=(url,)) for url in (stalled_url, waiting_url)]
+    threads[0].start()
+    assert started.wait(10)  # the stalled download holds the only slot
+    threads[1].start()
+    time.sleep(0.3)  # long enough for a request that was not held back to reach the server
+    assert len(server.requests_for("/waiting.jpg")) == 1  # only the first, uncancelled fill
+    cancelled_at = time.monotonic()
+    cancel.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert time.monotonic() - cancelled_at < 2
+    assert {key: r.action for key, r in results.items()} == {
+        stalled_url: Action.CANCELLED,
+        waiting_url: Action.CANCELLED,
+    }
+    assert len(server.requests_for("/waiting.jpg")) == 1
+    for path, mtime in zip(paths, mtimes, strict=True):
+        assert path is not None and path.read_bytes() == BODY and path.stat().st_mtime == mtime
