@@ -154,10 +154,10 @@ class ImageCache:
     ) -> RefreshResult:
         """Refresh the image with this manifest key, in a worker process if there are any.
 
-        It waits for one of the cache's download slots and holds it only until the response
-        has arrived (see core.download_slots), so callers may run more threads than slots.
+        It takes one of the cache's download slots only for its request (see
+        core.download_slots), so callers may run more threads than slots.
         """
-        with self._download_slots.slot(cancel) as release_slot:
+        with self._download_slots.gate(cancel) as gate:
             workers, cancelled = self._workers, cancel is not None and cancel.is_set()
             # Already cancelled: answered here at once, with no worker and no request.
             runner: Refresher | WorkerPool = (
@@ -171,7 +171,7 @@ class ImageCache:
                     cancel=cancel,
                     progress=progress,
                     thumbnail_edge=thumbnail_edge,
-                    on_downloaded=release_slot,
+                    gate=gate,
                 )
             except WorkerStoppedError as error:
                 return self.unexpected_failure(key, force_refresh, error)

@@ -1,18 +1,32 @@
 """Download slots: at most `limit` downloads of one cache at a time, like curl's --parallel-max.
 
-A refresh holds a slot only while its response arrives. It gives the slot back as soon as the
-body is received, and is then validated, flushed to disk and installed outside any slot, so
-the next download starts at once instead of waiting behind that work. The callers therefore run
-a few more threads than slots (see `core.settings.finishing_thread_count`).
+A refresh holds a slot only while its response arrives. It prepares first (locks the image,
+reads the manifest, hashes the old file) without one, and gives the slot back as soon as the body
+is received: it is then validated, flushed to disk and installed outside any slot, so the next
+download starts at once instead of waiting behind that work. The callers therefore run a few
+more threads than slots (see `core.settings.finishing_thread_count`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Protocol
 
 _CANCEL_POLL = 0.05  # how often a refresh waiting for a slot looks at its cancel event
+
+
+class DownloadGate(Protocol):
+    """What one refresh calls around its request (see `Refresher.refresh`)."""
+
+    def wait(self) -> bool:
+        """Block until this refresh may download; False when it was cancelled meanwhile."""
+        ...
+
+    def done(self) -> None:
+        """The response has arrived (or failed): the slot is free for the next download."""
+        ...
 
 
 class DownloadSlots:
@@ -27,10 +41,6 @@ class DownloadSlots:
     def limit(self) -> int:
         return self._limit
 
-    @property
-    def busy(self) -> int:
-        return self._busy
-
     def set_limit(self, limit: int) -> None:
         """Takes effect for the next slot handed out; running downloads are not stopped."""
         with self._changed:
@@ -38,40 +48,55 @@ class DownloadSlots:
             self._changed.notify_all()
 
     @contextlib.contextmanager
-    def slot(self, cancel: threading.Event | None = None) -> Iterator[Callable[[], None]]:
-        """Wait for a slot; yield the function that gives it back early (it is given back on
-        exit anyway). A cancel while waiting yields without a slot: the refresh makes no request.
-        """
-        acquired = self._acquire(cancel)
-        released = not acquired
-        release_lock = threading.Lock()
-
-        def release() -> None:
-            nonlocal released
-            with release_lock:
-                if released:
-                    return
-                released = True
-            with self._changed:
-                self._busy -= 1
-                self._changed.notify()
-
+    def gate(self, cancel: threading.Event | None = None) -> Iterator[SlotGate]:
+        """The gate of one refresh; a slot it still holds on exit is given back."""
+        gate = SlotGate(self, cancel)
         try:
-            yield release
+            yield gate
         finally:
-            release()
+            gate.done()
 
-    def _acquire(self, cancel: threading.Event | None) -> bool:
+    def take(self, cancel: threading.Event | None) -> bool:
+        """Wait for a free slot and take it; False, without one, once `cancel` is set."""
+        cancelled = cancel.is_set if cancel is not None else lambda: False
         with self._changed:
-            while self._busy >= self._limit:
-                if cancel is not None and cancel.is_set():
-                    return False
+            while self._busy >= self._limit and not cancelled():
                 self._changed.wait(_CANCEL_POLL if cancel is not None else None)
+            if cancelled():
+                return False
             self._busy += 1
             return True
+
+    def give_back(self) -> None:
+        with self._changed:
+            self._busy -= 1
+            self._changed.notify()
 
     @staticmethod
     def _checked(limit: int) -> int:
         if limit < 1:
             raise ValueError("at least one download slot is needed")
         return limit
+
+
+class SlotGate:
+    """A DownloadGate that takes one of `slots`; `done` may come from another thread."""
+
+    def __init__(self, slots: DownloadSlots, cancel: threading.Event | None) -> None:
+        self._slots = slots
+        self._cancel = cancel
+        self._lock = threading.Lock()
+        self._held = False
+
+    def wait(self) -> bool:
+        if not self._slots.take(self._cancel):
+            return False
+        with self._lock:
+            self._held = True
+        return True
+
+    def done(self) -> None:
+        with self._lock:
+            held, self._held = self._held, False
+        if held:
+            self._slots.give_back()

@@ -12,11 +12,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import naming
+from core.download_slots import DownloadGate
 from core.http_client import HttpClient, ProgressCallback, Validators
 from core.manifest import Manifest
 from core.models import (
@@ -79,7 +79,7 @@ class Refresher:
         cancel: threading.Event | None = None,
         progress: ProgressCallback | None = None,
         thumbnail_edge: int | None = None,
-        on_downloaded: Callable[[], None] | None = None,
+        gate: DownloadGate | None = None,
     ) -> RefreshResult:
         """Refresh the image identified by `key` (its URL, or `path:<rel>` for a scanned file).
 
@@ -88,9 +88,8 @@ class Refresher:
         Neither: download only if the file is missing.
         thumbnail_edge: a new raster download's result carries a thumbnail this many pixels on
         its longer side, made by the decode that validated it (see core.validation).
-        on_downloaded: called once the response has been received, before the body is checked
-        and installed (the caller's download slot is free from then on; see
-        core.download_slots). Not called when no request completes.
+        gate: passed through right before the request and left as soon as the response has
+        arrived: the caller's download slot (see core.download_slots).
         """
         if force_refresh and check_for_updates:
             raise ValueError("force_refresh and check_for_updates exclude each other")
@@ -138,7 +137,7 @@ class Refresher:
                     cancel=cancel,
                     progress=progress,
                     thumbnail_edge=thumbnail_edge,
-                    on_downloaded=on_downloaded,
+                    gate=gate,
                 )
             except RefreshError as error:
                 return self._finish(entry, before, force_refresh, check_for_updates, error)
@@ -153,7 +152,7 @@ class Refresher:
         cancel: threading.Event | None,
         progress: ProgressCallback | None,
         thumbnail_edge: int | None,
-        on_downloaded: Callable[[], None] | None,
+        gate: DownloadGate | None,
     ) -> RefreshResult:
         if entry.url is None:
             raise RefreshError(
@@ -168,16 +167,20 @@ class Refresher:
         try:
             try:
                 with temp.open("xb") as out:
-                    fetched = self.http.fetch(
-                        entry.url,
-                        out,
-                        force_refresh=force_refresh,
-                        validators=validators,
-                        cancel=cancel,
-                        progress=progress,
-                    )
-                    if on_downloaded is not None:
-                        on_downloaded()
+                    if gate is not None and not gate.wait():
+                        raise RefreshError(FailureReason.CANCELLED, "cancelled")
+                    try:
+                        fetched = self.http.fetch(
+                            entry.url,
+                            out,
+                            force_refresh=force_refresh,
+                            validators=validators,
+                            cancel=cancel,
+                            progress=progress,
+                        )
+                    finally:
+                        if gate is not None:
+                            gate.done()
                     if not fetched.not_modified:
                         out.flush()
                         os.fsync(out.fileno())  # on disk before it may replace the old file

@@ -23,12 +23,12 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from core.download_slots import DownloadGate
 from core.http_client import ProgressCallback
 from core.logging_setup import CORE_LOGGER
 from core.models import RefreshResult
@@ -53,20 +53,26 @@ class RefreshRequest:
     check_for_updates: bool
     thumbnail_edge: int | None
     wants_progress: bool
+    gated: bool  # it waits for the parent's "go" before its request (the download slot)
 
 
-# Messages, parent → worker: ("refresh", RefreshRequest) | ("cancel", task_id) | ("stop",)
-# worker → parent: ("progress", task_id, received, total) | ("downloaded", task_id)
-#                  | ("result", task_id, RefreshResult) | ("log", LogRecord)
-#                  | ("broken", why it cannot work), and then it ends
+# Messages, parent → worker: ("refresh", RefreshRequest) | ("go", task_id) | ("cancel", task_id)
+#                            | ("stop",)
+# worker → parent: ("ready", task_id) | ("progress", task_id, received, total)
+#                  | ("downloaded", task_id) | ("result", task_id, RefreshResult)
+#                  | ("log", LogRecord) | ("broken", why it cannot work), and then it ends
 Message = tuple[Any, ...]
 
 
 @dataclass
 class _Pending:
+    """A refresh sent to a worker, as the parent's waiting thread and reader thread share it."""
+
     future: Future[RefreshResult]
     progress: ProgressCallback | None
-    on_downloaded: Callable[[], None] | None
+    gate: DownloadGate | None
+    ready: bool = False  # the worker has prepared and waits for "go"
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 class _Worker:
@@ -120,12 +126,13 @@ class WorkerPool:
         cancel: threading.Event | None = None,
         progress: ProgressCallback | None = None,
         thumbnail_edge: int | None = None,
-        on_downloaded: Callable[[], None] | None = None,
+        gate: DownloadGate | None = None,
     ) -> RefreshResult:
         """Refresh `key` in a worker; block until it answers. Raises WorkerStoppedError.
 
-        The arguments are those of `Refresher.refresh`; `progress` and `on_downloaded` are
-        called on this pool's reader thread.
+        The arguments are those of `Refresher.refresh`. The worker prepares, then this thread
+        passes the `gate` for it and tells it to go; `progress` and the gate's `done` are called
+        on this pool's reader thread.
         """
         request = RefreshRequest(
             next(self._task_ids),
@@ -134,24 +141,31 @@ class WorkerPool:
             check_for_updates,
             thumbnail_edge,
             progress is not None,
+            gate is not None,
         )
-        future: Future[RefreshResult] = Future()
-        worker = self._assign(request.task_id, _Pending(future, progress, on_downloaded))
+        pending = _Pending(Future(), progress, gate)
+        pending.future.add_done_callback(lambda _: pending.wake.set())
+        worker = self._assign(request.task_id, pending)
         try:
             worker.send(("refresh", request))
         except OSError as error:
             self._worker_stopped(worker)
             raise WorkerStoppedError(f"the worker process is gone ({error})") from error
-        cancel_sent = False
-        while True:
+        cancel_sent = go_sent = False
+        while not pending.future.done():
             if cancel is not None and cancel.is_set() and not cancel_sent:
                 cancel_sent = True
                 with contextlib.suppress(OSError):  # gone: its reader fails the future
                     worker.send(("cancel", request.task_id))
-            try:
-                return future.result(timeout=_CANCEL_POLL)
-            except FutureTimeout:
+            if pending.ready and not go_sent and gate is not None:
+                go_sent = True
+                if gate.wait():  # else cancelled while waiting: sent on the next turn
+                    with contextlib.suppress(OSError):
+                        worker.send(("go", request.task_id))
                 continue
+            pending.wake.wait(_CANCEL_POLL)
+            pending.wake.clear()
+        return pending.future.result()
 
     def close(self) -> None:
         """Stop the workers: running refreshes finish or are cancelled, then the processes end."""
@@ -235,10 +249,13 @@ class WorkerPool:
                 continue
             if kind == "result":
                 pending.future.set_result(message[2])
+            elif kind == "ready":
+                pending.ready = True
+                pending.wake.set()
             elif kind == "progress" and pending.progress is not None:
                 pending.progress(message[2], message[3])
-            elif kind == "downloaded" and pending.on_downloaded is not None:
-                pending.on_downloaded()
+            elif kind == "downloaded" and pending.gate is not None:
+                pending.gate.done()
 
     def _worker_stopped(self, worker: _Worker) -> None:
         with self._lock:
@@ -272,6 +289,35 @@ class _PipeLog:
         self._send(("log", record))
 
 
+class _Task:
+    """A refresh running in the worker: how the main loop cancels it or lets it download."""
+
+    def __init__(self, request: RefreshRequest, send: Callable[[Message], None]) -> None:
+        self.request = request
+        self.cancel = threading.Event()
+        self._go = threading.Event()
+        self._send = send
+
+    def stop(self) -> None:
+        self.cancel.set()
+        self._go.set()  # a refresh waiting for its slot ends as cancelled
+
+    def go(self) -> None:
+        self._go.set()
+
+    # the DownloadGate the refresher passes: the parent holds the slots of all the workers
+    def wait(self) -> bool:
+        self._send(("ready", self.request.task_id))
+        self._go.wait()
+        return not self.cancel.is_set()
+
+    def done(self) -> None:
+        self._send(("downloaded", self.request.task_id))
+
+    def report(self, received: int, total: int | None) -> None:
+        self._send(("progress", self.request.task_id, received, total))  # once per 64 KiB
+
+
 def worker_main(
     connection: Connection, root: Path, settings: RefreshSettings, log_level: int, niceness: int
 ) -> None:
@@ -292,32 +338,27 @@ def worker_main(
     core_log.addHandler(logging.handlers.QueueHandler(_PipeLog(send)))  # type: ignore[arg-type]
     core_log.propagate = False
 
-    cancels: dict[int, threading.Event] = {}
-    cancels_lock = threading.Lock()
+    tasks: dict[int, _Task] = {}
+    tasks_lock = threading.Lock()
 
-    def refresh(cache: ImageCache, request: RefreshRequest, cancel: threading.Event) -> None:
-        def report(received: int, total: int | None) -> None:
-            send(("progress", request.task_id, received, total))  # once per chunk (64 KiB)
-
-        def downloaded() -> None:
-            send(("downloaded", request.task_id))
-
+    def refresh(cache: ImageCache, task: _Task) -> None:
+        request = task.request
         try:
             result = cache.refresher.refresh(
                 request.key,
                 force_refresh=request.force_refresh,
                 check_for_updates=request.check_for_updates,
-                cancel=cancel,
-                progress=report if request.wants_progress else None,
+                cancel=task.cancel,
+                progress=task.report if request.wants_progress else None,
                 thumbnail_edge=request.thumbnail_edge,
-                on_downloaded=downloaded,
+                gate=task if request.gated else None,
             )
         except Exception as error:  # reported on the refresh, never a dead worker
             log.exception("refresh of %s failed unexpectedly", request.key)
             result = cache.unexpected_failure(request.key, request.force_refresh, error)
         finally:
-            with cancels_lock:
-                cancels.pop(request.task_id, None)
+            with tasks_lock:
+                tasks.pop(request.task_id, None)
         send(("result", request.task_id, result))
 
     try:
@@ -332,18 +373,19 @@ def worker_main(
             except (EOFError, OSError):
                 message = ("stop",)  # the parent is gone
             if message[0] == "refresh":
-                request: RefreshRequest = message[1]
-                cancel = threading.Event()
-                with cancels_lock:
-                    cancels[request.task_id] = cancel
-                pool.submit(refresh, cache, request, cancel)
-            elif message[0] == "cancel":
-                with cancels_lock:
-                    event = cancels.get(message[1])
-                if event is not None:
-                    event.set()
+                task = _Task(message[1], send)
+                with tasks_lock:
+                    tasks[task.request.task_id] = task
+                pool.submit(refresh, cache, task)
+            elif message[0] in ("go", "cancel"):
+                with tasks_lock:
+                    found = tasks.get(message[1])
+                if found is not None and message[0] == "go":
+                    found.go()
+                elif found is not None:
+                    found.stop()
             elif message[0] == "stop":
-                with cancels_lock:
-                    for event in cancels.values():
-                        event.set()
+                with tasks_lock:
+                    for running in tasks.values():
+                        running.stop()
                 break
