@@ -26,7 +26,11 @@ from core.settings import RefreshSettings
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int | None], None]
-"""Called with (bytes so far, expected total or None) after each chunk."""
+"""Called with (bytes so far, expected total or None) while a slow body arrives: first once it
+has taken PROGRESS_DELAY seconds, then at most every PROGRESS_INTERVAL. A quick download reports
+nothing (its result follows at once), which spares a window one update per chunk per image."""
+PROGRESS_DELAY = 0.25
+PROGRESS_INTERVAL = 0.1
 
 TRANSIENT_STATUSES = (429, 502, 503, 504)
 CANCEL_POLL = 0.05
@@ -196,6 +200,7 @@ class HttpClient:
             )
         digest = hashlib.sha256()
         received = 0
+        next_report = time.monotonic() + PROGRESS_DELAY
         for chunk in response.iter_content(self.settings.chunk_size):
             if cancel is not None and cancel.is_set():
                 raise RefreshError(FailureReason.CANCELLED, "cancelled")
@@ -206,8 +211,9 @@ class HttpClient:
                 )
             digest.update(chunk)
             out.write(chunk)
-            if progress is not None:
+            if progress is not None and (now := time.monotonic()) >= next_report:
                 progress(received, declared)
+                next_report = now + PROGRESS_INTERVAL
         if declared is not None and received < declared:
             raise RefreshError(
                 FailureReason.TRUNCATED,

@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -68,11 +68,15 @@ Message = tuple[Any, ...]
 class _Pending:
     """A refresh sent to a worker, as the parent's waiting thread and reader thread share it."""
 
-    future: Future[RefreshResult]
     progress: ProgressCallback | None
     gate: DownloadGate | None
     ready: bool = False  # the worker has prepared and waits for "go"
+    outcome: RefreshResult | WorkerStoppedError | None = None
     wake: threading.Event = field(default_factory=threading.Event)
+
+    def finish(self, outcome: RefreshResult | WorkerStoppedError) -> None:
+        self.outcome = outcome
+        self.wake.set()
 
 
 class _Worker:
@@ -143,8 +147,7 @@ class WorkerPool:
             progress is not None,
             gate is not None,
         )
-        pending = _Pending(Future(), progress, gate)
-        pending.future.add_done_callback(lambda _: pending.wake.set())
+        pending = _Pending(progress, gate)
         worker = self._assign(request.task_id, pending)
         try:
             worker.send(("refresh", request))
@@ -152,10 +155,10 @@ class WorkerPool:
             self._worker_stopped(worker)
             raise WorkerStoppedError(f"the worker process is gone ({error})") from error
         cancel_sent = go_sent = False
-        while not pending.future.done():
+        while pending.outcome is None:
             if cancel is not None and cancel.is_set() and not cancel_sent:
                 cancel_sent = True
-                with contextlib.suppress(OSError):  # gone: its reader fails the future
+                with contextlib.suppress(OSError):  # gone: its reader fails the refresh
                     worker.send(("cancel", request.task_id))
             if pending.ready and not go_sent and gate is not None:
                 go_sent = True
@@ -165,7 +168,9 @@ class WorkerPool:
                 continue
             pending.wake.wait(_CANCEL_POLL)
             pending.wake.clear()
-        return pending.future.result()
+        if isinstance(pending.outcome, WorkerStoppedError):
+            raise pending.outcome
+        return pending.outcome
 
     def close(self) -> None:
         """Stop the workers: running refreshes finish or are cancelled, then the processes end."""
@@ -248,7 +253,7 @@ class WorkerPool:
             if pending is None:
                 continue
             if kind == "result":
-                pending.future.set_result(message[2])
+                pending.finish(message[2])
             elif kind == "ready":
                 pending.ready = True
                 pending.wake.set()
@@ -273,7 +278,7 @@ class WorkerPool:
             f"the worker process stopped unexpectedly (exit code {worker.process.exitcode})"
         )
         for pending in orphans.values():
-            pending.future.set_exception(WorkerStoppedError(reason))
+            pending.finish(WorkerStoppedError(reason))
 
 
 # --- the worker process ---------------------------------------------------------------------

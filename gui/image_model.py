@@ -272,11 +272,11 @@ class ImageTableModel(QAbstractTableModel):
         for key in keys:
             position = self._index_of_key.get(key)
             if position is not None:
-                old = self._rows[position]
-                self._rows[position] = _with_state(old, state)
-                self._resort_if_moved(old, self._rows[position])
+                self._rows[position] = _with_state(self._rows[position], state)
                 positions.append(position)
         if positions:
+            if self._sort is not None and self._sort[0] is Column.RESULT:  # the state's column
+                self._resort_timer.start()
             top, bottom = min(positions), max(positions)
             self.dataChanged.emit(self.index(top, 0), self.index(bottom, len(Column) - 1))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -355,6 +356,10 @@ class MainWindow(QMainWindow):
         if previous is not None:
             self.background.run(previous.close, lambda _none: None, lambda _message: None)
         self.model.set_rows(loaded.rows)
+        # The rows and the window now live as long as the cache is open. A full collection
+        # during a refresh would walk them all on the GUI thread (25-35 ms, measured); frozen,
+        # the collector looks only at objects made since.
+        gc.freeze()
         self.background.run(
             functools.partial(cache_loading.start_workers, loaded.cache),
             lambda _none: None,

@@ -14,6 +14,10 @@ from core.models import Action, ImageEntry, RefreshResult
 from core.settings import finishing_thread_count
 from gui.refresh_jobs import RefreshJob
 
+# Jobs made per turn of the event loop: a batch of 1,000 fills the pool over a few turns, and
+# painting and input in between wait for no more than a few of them.
+JOBS_PER_TURN = 4
+
 
 @dataclass
 class BatchProgress:
@@ -122,7 +126,9 @@ class RefreshController(QObject):
 
     def _start_waiting(self) -> None:
         in_flight = 2 * self._pool.maxThreadCount()
-        while self._waiting and len(self._jobs) < in_flight:
+        for _ in range(JOBS_PER_TURN):
+            if not self._waiting or len(self._jobs) >= in_flight:
+                return
             request = self._waiting.popleft()
             self._waiting_keys.discard(request.entry.key)
             job = RefreshJob(
@@ -138,6 +144,8 @@ class RefreshController(QObject):
             job.signals.finished.connect(self._on_finished)
             self._jobs[request.entry.key] = job
             self._pool.start(job)
+        if self._waiting and len(self._jobs) < in_flight:
+            QTimer.singleShot(0, self, self._start_waiting)  # the rest after pending events
 
     @Slot(str, object)
     def _on_finished(self, key: str, result: RefreshResult) -> None:

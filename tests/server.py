@@ -122,6 +122,23 @@ def stall(
     return respond
 
 
+def trickle(body: bytes, pieces: int, pause: float) -> Responder:
+    """The whole body in `pieces` parts, `pause` seconds apart: a slow download."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/jpeg")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        size = -(-len(body) // pieces)
+        for start in range(0, len(body), size):
+            handler.wfile.write(body[start : start + size])
+            handler.wfile.flush()
+            time.sleep(pause)
+
+    return respond
+
+
 def reset(handler: BaseHTTPRequestHandler) -> None:
     """Closes the connection with a TCP RST before any answer."""
     handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -21,7 +21,9 @@ from tests.server import (
     png_bytes,
     sequence,
     serve,
+    trickle,
 )
+from tests.test_failures import noisy_jpeg
 
 
 def test_seed_verification_force_refresh_replaces_file_and_logs_it(
@@ -219,3 +221,33 @@ def test_proxies_from_the_environment_are_used_unless_no_proxy_says_otherwise(
         assert len(server.requests_for("/proxied.jpg")) == 1
         assert len(proxy.seen) == 1
     _proxies_for_origin.cache_clear()
+
+
+def test_progress_is_reported_for_a_slow_download_only(
+    server: LoopbackServer, cache: ImageCache
+) -> None:
+    body = noisy_jpeg(size=(400, 300))  # about 300 KB: several chunks of 64 KiB
+    slow, quick = cache.add_urls(
+        [
+            server.route("/slow.jpg", trickle(body, pieces=10, pause=0.08)),
+            server.route("/quick.jpg", image(body)),
+        ],
+        "events",
+    )
+    reports: dict[str, list[tuple[int, int | None]]] = {"slow": [], "quick": []}
+
+    for name, entry in (("slow", slow), ("quick", quick)):
+        result = cache.refresh(
+            entry,
+            force_refresh=True,
+            progress=lambda received, total, name=name: reports[name].append((received, total)),
+        )
+        assert result.action is Action.REFRESHED and result.path is not None
+        assert result.path.read_bytes() == body
+
+    assert reports["quick"] == []  # over in milliseconds: its result is all there is to show
+    # 10 pieces over 0.8 s: a first report after 0.25 s, then at most one per 0.1 s
+    received = [r for r, _ in reports["slow"]]
+    assert 2 <= len(received) <= 6, received
+    assert received == sorted(set(received)) and received[-1] <= len(body)
+    assert {total for _, total in reports["slow"]} == {len(body)}
