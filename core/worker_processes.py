@@ -14,6 +14,7 @@ over the old file. The next refresh starts a new worker.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import logging
 import logging.handlers
@@ -95,9 +96,15 @@ class _Worker:
         with self.send_lock:
             self.connection.send(message)
 
-    def join(self, timeout: float) -> None:
-        with self.join_lock:  # two threads waiting for one child confuse multiprocessing
+    def join(self, timeout: float) -> int | None:
+        """Wait for the process to end; its exit code, or None while it runs.
+
+        Every wait for the child goes through here: `exitcode` and `is_alive()` wait for it
+        too, and a second thread's wait finds it already reaped and reports it running.
+        """
+        with self.join_lock:
             self.process.join(timeout)
+            return self.process.exitcode
 
 
 class WorkerPool:
@@ -181,8 +188,7 @@ class WorkerPool:
             with contextlib.suppress(OSError):
                 worker.send(("stop",))
         for worker in workers:
-            worker.join(_STOP_TIMEOUT)
-            if worker.process.is_alive():
+            if worker.join(_STOP_TIMEOUT) is None:
                 log.warning("worker process %s did not stop; terminating it", worker.process.pid)
                 worker.process.terminate()
                 worker.join(_STOP_TIMEOUT)
@@ -266,16 +272,17 @@ class WorkerPool:
         with self._lock:
             worker.alive = False
             orphans, worker.pending = worker.pending, {}
-        if orphans:
-            worker.join(1.0)  # for its exit code
-            log.error(
-                "worker process %s stopped (exit code %s) during %d refresh(es)",
-                worker.process.pid,
-                worker.process.exitcode,
-                len(orphans),
-            )
+        if not orphans:
+            return
+        exit_code = worker.join(1.0)
+        log.error(
+            "worker process %s stopped (exit code %s) during %d refresh(es)",
+            worker.process.pid,
+            exit_code,
+            len(orphans),
+        )
         reason = worker.failure or (
-            f"the worker process stopped unexpectedly (exit code {worker.process.exitcode})"
+            f"the worker process stopped unexpectedly (exit code {exit_code})"
         )
         for pending in orphans.values():
             pending.finish(WorkerStoppedError(reason))
@@ -371,6 +378,7 @@ def worker_main(
     except Exception as error:  # e.g. the manifest was damaged since the parent opened it
         send(("broken", f"a worker process cannot open the cache: {error}"))
         return
+    gc.freeze()  # what is loaded now lives as long as the worker: no collector pass walks it
     with cache, ThreadPoolExecutor(_MAX_THREADS, thread_name_prefix="refresh") as pool:
         while True:
             try:
