@@ -61,7 +61,8 @@ def test_a_batch_in_worker_processes_refreshes_like_the_caller_and_logs_to_it(
 def test_a_killed_worker_fails_its_refresh_and_loses_nothing(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
-    with ImageCache(cache_dir, RefreshSettings(timeout=20.0)) as cache:
+    # One download slot: the killed worker held it, and the next refresh needs it back.
+    with ImageCache(cache_dir, RefreshSettings(timeout=20.0, jobs=1)) as cache:
         (path,) = cached_images(server, cache, 1)
         old_mtime_ns = path.stat().st_mtime_ns
         cache.use_worker_processes(1)
@@ -83,9 +84,15 @@ def test_a_killed_worker_fails_its_refresh_and_loses_nothing(
         assert result.error is not None and "worker process stopped" in result.error
         assert path.read_bytes() == OLD and path.stat().st_mtime_ns == old_mtime_ns
 
-        # The next refresh gets a new worker and works.
+        # The next refresh gets the slot and a new worker, and works.
         server.route("/img/0.jpg", image(NEW))
-        again = cache.refresh(entry, force_refresh=True)
+        outcome.clear()
+        refreshing = threading.Thread(
+            target=lambda: outcome.append(cache.refresh(entry, force_refresh=True))
+        )
+        refreshing.start()
+        refreshing.join(20)
+        (again,) = outcome
         assert again.action is Action.REFRESHED, again.error
         assert path.read_bytes() == NEW
         assert cache._workers is not None and cache._workers.worker_pids() != [worker]
