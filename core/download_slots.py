@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 _CANCEL_POLL = 0.05  # how often a refresh waiting for a slot looks at its cancel event
@@ -20,8 +20,9 @@ _CANCEL_POLL = 0.05  # how often a refresh waiting for a slot looks at its cance
 class DownloadGate(Protocol):
     """What one refresh calls around its request (see `Refresher.refresh`)."""
 
-    def wait(self) -> bool:
-        """Block until this refresh may download; False when it was cancelled meanwhile."""
+    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
+        """Block until this refresh may download; False when it was cancelled meanwhile, or
+        once `give_up()` is true (the caller learnt the refresh is over)."""
         ...
 
     def done(self) -> None:
@@ -56,13 +57,22 @@ class DownloadSlots:
         finally:
             gate.done()
 
-    def take(self, cancel: threading.Event | None) -> bool:
-        """Wait for a free slot and take it; False, without one, once `cancel` is set."""
-        cancelled = cancel.is_set if cancel is not None else lambda: False
+    def take(
+        self, cancel: threading.Event | None, give_up: Callable[[], bool] | None = None
+    ) -> bool:
+        """Wait for a free slot and take it; False, without one, once `cancel` is set or
+        `give_up()` is true."""
+        checks: list[Callable[[], bool]] = [] if cancel is None else [cancel.is_set]
+        if give_up is not None:
+            checks.append(give_up)
+
+        def stopped() -> bool:
+            return any(check() for check in checks)
+
         with self._changed:
-            while self._busy >= self._limit and not cancelled():
-                self._changed.wait(_CANCEL_POLL if cancel is not None else None)
-            if cancelled():
+            while self._busy >= self._limit and not stopped():
+                self._changed.wait(_CANCEL_POLL if checks else None)
+            if stopped():
                 return False
             self._busy += 1
             return True
@@ -70,7 +80,9 @@ class DownloadSlots:
     def give_back(self) -> None:
         with self._changed:
             self._busy -= 1
-            self._changed.notify()
+            # Every waiter: the one woken may have been cancelled, and then must not be the
+            # only one to hear of the free slot.
+            self._changed.notify_all()
 
     @staticmethod
     def _checked(limit: int) -> int:
@@ -88,8 +100,8 @@ class SlotGate:
         self._lock = threading.Lock()
         self._held = False
 
-    def wait(self) -> bool:
-        if not self._slots.take(self._cancel):
+    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
+        if not self._slots.take(self._cancel, give_up):
             return False
         with self._lock:
             self._held = True

@@ -169,7 +169,8 @@ class WorkerPool:
                     worker.send(("cancel", request.task_id))
             if pending.ready and not go_sent and gate is not None:
                 go_sent = True
-                if gate.wait():  # else cancelled while waiting: sent on the next turn
+                # Not taken: cancelled (sent on the next turn), or the worker died meanwhile.
+                if gate.wait(give_up=lambda: pending.outcome is not None):
                     with contextlib.suppress(OSError):
                         worker.send(("go", request.task_id))
                 continue
@@ -318,7 +319,7 @@ class _Task:
         self._go.set()
 
     # the DownloadGate the refresher passes: the parent holds the slots of all the workers
-    def wait(self) -> bool:
+    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
         self._send(("ready", self.request.task_id))
         self._go.wait()
         return not self.cancel.is_set()

@@ -3,6 +3,8 @@ a refresh gives its slot back as soon as its body has arrived, before it is chec
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.cache import ImageCache
+from core.download_slots import DownloadSlots
 from core.models import Action, RefreshResult
 from core.settings import RefreshSettings, finishing_thread_count
 from tests.server import LoopbackServer, Responder, image, jpeg_bytes, stall
@@ -162,3 +165,67 @@ def test_a_cancel_reaches_a_refresh_waiting_for_a_slot(
     assert len(server.requests_for("/waiting.jpg")) == 1
     for path, mtime in zip(paths, mtimes, strict=True):
         assert path is not None and path.read_bytes() == BODY and path.stat().st_mtime == mtime
+
+
+@pytest.mark.parametrize("attempt", range(5))  # a timing race: several tries
+def test_a_freed_slot_reaches_a_waiter_even_when_a_cancelled_one_was_woken(attempt: int) -> None:
+    slots = DownloadSlots(1)
+    assert slots.take(None)  # a download holds the only slot
+    cancel = threading.Event()
+    taken: dict[str, bool] = {}
+    first = threading.Thread(target=lambda: taken.update(a=slots.take(cancel)))
+    second = threading.Thread(target=lambda: taken.update(b=slots.take(None)))
+    first.start()
+    time.sleep(0.005)  # first in the queue: a single wake-up would go to it
+    second.start()
+    time.sleep(0.005)
+    cancel.set()
+    slots.give_back()
+    first.join(2)
+    second.join(2)
+
+    assert taken == {"a": False, "b": True}
+
+
+def test_a_refresh_waiting_for_a_slot_learns_at_once_that_its_worker_died(
+    server: LoopbackServer, cache_dir: Path
+) -> None:
+    with ImageCache(cache_dir, RefreshSettings(jobs=1, timeout=30)) as cache:
+        cache.use_worker_processes(2)
+        started = threading.Event()
+        slow = server.route("/slow.jpg", stall(BODY, after=100, seconds=8, started=started))
+        waiting = server.route("/waiting.jpg", image(BODY))
+        cache.add_urls([slow, waiting], "events")
+        results: dict[str, RefreshResult] = {}
+        threads = {
+            url: threading.Thread(
+                target=lambda url=url: results.update(
+                    {url: cache.refresh_key(url, force_refresh=True)}
+                )
+            )
+            for url in (slow, waiting)
+        }
+        threads[slow].start()
+        assert started.wait(10)  # the stalled download holds the only slot, in one worker
+        assert cache._workers is not None
+        workers = cache._workers._workers
+        (downloading,) = [w for w in workers if w.pending]
+        threads[waiting].start()
+        # the other worker has prepared the second refresh and waits for the slot
+        assert wait_until(
+            lambda: any(
+                p.ready for w in workers for p in w.pending.values() if w is not downloading
+            )
+        )
+        (ready_worker,) = [w for w in workers if w is not downloading]
+        killed_at = time.monotonic()
+        os.kill(ready_worker.process.pid, signal.SIGKILL)
+        threads[waiting].join(10)
+        answered_after = time.monotonic() - killed_at
+        threads[slow].join(20)
+
+    assert results[waiting].action is Action.FAILED and "worker process stopped" in (
+        results[waiting].error or ""
+    )
+    assert answered_after < 2  # not when the other download ends, 8 s later
+    assert len(server.requests_for("/waiting.jpg")) == 0
