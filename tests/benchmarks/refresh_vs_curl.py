@@ -342,15 +342,23 @@ def run_image_refresh(
     jobs: int,
     workdir: Path,
     add_jobs: int | None = None,
+    one_by_one: bool = False,
 ) -> Measurement:
-    """The timed force refresh; the untimed `add` before it uses `add_jobs` (default `jobs`)."""
+    """The timed force refresh; the untimed `add` before it uses `add_jobs` (default `jobs`).
+
+    `one_by_one`: the seed's loop (one_by_one.py) instead of `image-refresh refresh`.
+    """
     workdir.mkdir()
     cache_dir = workdir / "cache"
     urls_file = workdir / "urls.txt"
     urls_file.write_text("".join(f"{base_url}/{name}\n" for name in corpus.names))
     add_urls(tools, urls_file, cache_dir, add_jobs or jobs, workdir)
-    command = [tools.image_refresh, "refresh", "--force", "--all", "--jobs", str(jobs)]
-    command += ["--cache-dir", str(cache_dir), "--json"]
+    if one_by_one:
+        command = [sys.executable, str(Path(__file__).with_name("one_by_one.py"))]
+        command += ["--cache-dir", str(cache_dir)]
+    else:
+        command = [tools.image_refresh, "refresh", "--force", "--all", "--jobs", str(jobs)]
+        command += ["--cache-dir", str(cache_dir), "--json"]
     stdout, stderr = workdir / "refresh.jsonl", workdir / "refresh.stderr"
     started_at = time.time()
     measured = run_measured(tools, command, stdout, stderr, child_env(workdir.parent))
