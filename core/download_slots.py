@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-_CANCEL_POLL = 0.05  # how often a refresh waiting for a slot looks at its cancel event
+_CANCEL_POLL = 0.05  # how often a refresh waiting for a slot checks whether to stop waiting
 
 
 class DownloadGate(Protocol):
