@@ -7,14 +7,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Unpack
 
 from core.batch import refresh_concurrently
 from core.download_slots import DownloadSlots
-from core.http_client import ProgressCallback, check_url
+from core.http_client import check_url
 from core.manifest import Manifest
 from core.models import Action, FailureReason, HistoryEntry, ImageEntry, RefreshResult
 from core.naming import normalize_category
-from core.refresh import Refresher
+from core.refresh import Refresher, RefreshOptions
 from core.scan import scan_cached_files
 from core.settings import DEFAULT_CATEGORY, RefreshSettings, finishing_thread_count
 from core.storage import CacheStorage
@@ -122,41 +123,18 @@ class ImageCache:
         """Downloads at once from now on (`settings.jobs` until changed): the window's setting."""
         self._download_slots.set_limit(jobs)
 
-    def refresh(
-        self,
-        entry: ImageEntry,
-        *,
-        force_refresh: bool,
-        check_for_updates: bool = False,
-        cancel: threading.Event | None = None,
-        progress: ProgressCallback | None = None,
-        thumbnail_edge: int | None = None,
-    ) -> RefreshResult:
-        """thumbnail_edge: see Refresher.refresh."""
-        return self.refresh_key(
-            entry.key,
-            force_refresh=force_refresh,
-            check_for_updates=check_for_updates,
-            cancel=cancel,
-            progress=progress,
-            thumbnail_edge=thumbnail_edge,
-        )
+    def refresh(self, entry: ImageEntry, **options: Unpack[RefreshOptions]) -> RefreshResult:
+        """Refresh one image: see `refresh_key`."""
+        return self.refresh_key(entry.key, **options)
 
-    def refresh_key(
-        self,
-        key: str,
-        *,
-        force_refresh: bool,
-        check_for_updates: bool = False,
-        cancel: threading.Event | None = None,
-        progress: ProgressCallback | None = None,
-        thumbnail_edge: int | None = None,
-    ) -> RefreshResult:
+    def refresh_key(self, key: str, **options: Unpack[RefreshOptions]) -> RefreshResult:
         """Refresh the image with this manifest key, in a worker process if there are any.
 
-        It takes one of the cache's download slots only for its request (see
-        core.download_slots), so callers may run more threads than slots.
+        The options are those of `Refresher.refresh`. The refresh takes one of the cache's
+        download slots only for its request (see core.download_slots), so callers may run more
+        threads than slots.
         """
+        cancel = options.get("cancel")
         with self._download_slots.gate(cancel) as gate:
             workers, cancelled = self._workers, cancel is not None and cancel.is_set()
             # Already cancelled: answered here at once, with no worker and no request.
@@ -164,17 +142,9 @@ class ImageCache:
                 workers if workers is not None and not cancelled else self.refresher
             )
             try:
-                return runner.refresh(
-                    key,
-                    force_refresh=force_refresh,
-                    check_for_updates=check_for_updates,
-                    cancel=cancel,
-                    progress=progress,
-                    thumbnail_edge=thumbnail_edge,
-                    gate=gate,
-                )
+                return runner.refresh(key, gate=gate, **options)
             except WorkerStoppedError as error:
-                return self.unexpected_failure(key, force_refresh, error)
+                return self.unexpected_failure(key, options["force_refresh"], error)
 
     def unexpected_failure(
         self, key: str, force_refresh: bool, error: Exception, entry: ImageEntry | None = None

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Required, TypedDict
 
 from core import naming
 from core.download_slots import DownloadGate
@@ -57,6 +58,16 @@ class FileState:
         except FileNotFoundError:
             return None
         return cls(stat.st_mtime, stat.st_size, digest.hexdigest())
+
+
+class RefreshOptions(TypedDict, total=False):
+    """The keyword arguments of `Refresher.refresh` that `ImageCache` passes through."""
+
+    force_refresh: Required[bool]
+    check_for_updates: bool
+    cancel: threading.Event | None
+    progress: ProgressCallback | None
+    thumbnail_edge: int | None
 
 
 class Refresher:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -49,6 +51,25 @@ def fast_settings() -> RefreshSettings:
 def cache(cache_dir: Path, fast_settings: RefreshSettings) -> Iterator[ImageCache]:
     with ImageCache(cache_dir, fast_settings) as opened:
         yield opened
+
+
+@pytest.fixture(params=["in-process", "in-a-worker-process"])
+def make_cache(
+    request: pytest.FixtureRequest, cache_dir: Path, fast_settings: RefreshSettings
+) -> Iterator[Callable[..., ImageCache]]:
+    """Every promise holds whether the refresh runs in the caller or in a worker process."""
+    opened: list[ImageCache] = []
+
+    def make(**overrides: Any) -> ImageCache:
+        cache = ImageCache(cache_dir, dataclasses.replace(fast_settings, **overrides)).open()
+        if request.param == "in-a-worker-process":
+            cache.use_worker_processes(1)
+        opened.append(cache)
+        return cache
+
+    yield make
+    for cache in opened:
+        cache.close()
 
 
 @pytest.fixture

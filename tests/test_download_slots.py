@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -43,24 +43,6 @@ class ConcurrencyMeter:
         image(BODY)(handler)
 
 
-@pytest.fixture(params=["in-process", "in-worker-processes"])
-def open_cache(
-    request: pytest.FixtureRequest, cache_dir: Path
-) -> Iterator[Callable[[int], ImageCache]]:
-    opened: list[ImageCache] = []
-
-    def make(jobs: int) -> ImageCache:
-        cache = ImageCache(cache_dir, RefreshSettings(jobs=jobs, timeout=10)).open()
-        if request.param == "in-worker-processes":
-            cache.use_worker_processes(2)
-        opened.append(cache)
-        return cache
-
-    yield make
-    for cache in opened:
-        cache.close()
-
-
 def add_images(server: LoopbackServer, cache: ImageCache, count: int, meter: Responder) -> None:
     cache.add_urls([server.route(f"/img/{n}.jpg", meter) for n in range(count)], "events")
 
@@ -75,10 +57,10 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def test_jobs_is_the_number_of_downloads_at_once(
-    server: LoopbackServer, open_cache: Callable[[int], ImageCache]
+    server: LoopbackServer, make_cache: Callable[..., ImageCache]
 ) -> None:
     meter = ConcurrencyMeter(delay=0.15)
-    cache = open_cache(3)
+    cache = make_cache(jobs=3)
     add_images(server, cache, 12, meter)
 
     results = list(cache.refresh_many(cache.entries(), force_refresh=True))
@@ -88,10 +70,10 @@ def test_jobs_is_the_number_of_downloads_at_once(
 
 
 def test_the_download_limit_can_change_between_batches(
-    server: LoopbackServer, open_cache: Callable[[int], ImageCache]
+    server: LoopbackServer, make_cache: Callable[..., ImageCache]
 ) -> None:
     meter = ConcurrencyMeter(delay=0.1)
-    cache = open_cache(4)
+    cache = make_cache(jobs=4)
     add_images(server, cache, 6, meter)
 
     cache.set_download_limit(1)
@@ -102,11 +84,11 @@ def test_the_download_limit_can_change_between_batches(
 
 
 def test_a_refresh_gives_back_its_slot_before_its_download_is_stored(
-    server: LoopbackServer, open_cache: Callable[[int], ImageCache]
+    server: LoopbackServer, make_cache: Callable[..., ImageCache]
 ) -> None:
     """With the manifest locked by someone else, no refresh can finish storing, yet every one
     downloads: none holds its slot while it waits to be recorded."""
-    cache = open_cache(2)
+    cache = make_cache(jobs=2)
     in_flight = 2 + finishing_thread_count()
     add_images(server, cache, in_flight, ConcurrencyMeter(delay=0.0))
     blocker = sqlite3.connect(cache.manifest.path, isolation_level=None)
@@ -130,9 +112,9 @@ def test_a_refresh_gives_back_its_slot_before_its_download_is_stored(
 
 
 def test_a_cancel_reaches_a_refresh_waiting_for_a_slot(
-    server: LoopbackServer, open_cache: Callable[[int], ImageCache]
+    server: LoopbackServer, make_cache: Callable[..., ImageCache]
 ) -> None:
-    cache = open_cache(1)
+    cache = make_cache(jobs=1)
     started = threading.Event()
     stalled_url = server.route("/stalled.jpg", image(BODY))
     waiting_url = server.route("/waiting.jpg", image(BODY))

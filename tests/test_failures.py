@@ -8,7 +8,6 @@ record the failure.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -18,7 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from PIL import Image
 from core.cache import ImageCache
 from core.manifest import ManifestError
 from core.models import Action, FailureReason, ImageEntry, RefreshResult
-from core.settings import RefreshSettings
 from core.storage import STATE_DIR_NAME, CacheDirError
 from tests.server import (
     LoopbackServer,
@@ -264,25 +262,6 @@ CASES = {
         settings={"max_pixels": 64 * 48},  # just enough for the cached image
     ),
 }
-
-
-@pytest.fixture(params=["in-process", "in-a-worker-process"])
-def make_cache(
-    request: pytest.FixtureRequest, cache_dir: Path, fast_settings: RefreshSettings
-) -> Iterator[Callable[..., ImageCache]]:
-    """Every promise holds whether the refresh runs in the caller or in a worker process."""
-    opened: list[ImageCache] = []
-
-    def make(**overrides: Any) -> ImageCache:
-        cache = ImageCache(cache_dir, dataclasses.replace(fast_settings, **overrides)).open()
-        if request.param == "in-a-worker-process":
-            cache.use_worker_processes(1)
-        opened.append(cache)
-        return cache
-
-    yield make
-    for cache in opened:
-        cache.close()
 
 
 @pytest.fixture
