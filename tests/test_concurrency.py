@@ -274,8 +274,13 @@ def test_kill_9_mid_refresh_leaves_old_or_new_images_and_stale_temporaries_are_c
     with (tmp_path / "killed.out").open("w") as out:
         victim = subprocess.Popen(force_refresh_all(cache_dir), stdout=out, stderr=out)
     try:
-        # Once 12 requests have arrived, the first ones are done and 8 bodies are mid-stream.
+        # A download slot is given back once the body has arrived, before the image is checked
+        # and stored, so the run is only under way once a file has really been replaced.
         wait_for(lambda: len(server.seen) - seen_before >= 12, "the run to get under way")
+        wait_for(
+            lambda: any(file.read_bytes() != old[path] for path, file in files.items()),
+            "a first image to be replaced",
+        )
         wait_for(lambda: slow.in_flight >= 4, "bodies streaming")
         wait_for(lambda: bool(partial_downloads(tmp_root)), "half-written temporaries")
         partial = partial_downloads(tmp_root)
