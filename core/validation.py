@@ -44,9 +44,11 @@ RASTER_FORMATS = {
     )
 }
 SVG = ImageFormat("SVG", "image/svg+xml", ".svg")
-# JPEG is decoded at a reduced scale no smaller than this (or than a requested thumbnail): every
-# byte of the stream is still read and checked, at a fraction of the cost of a full-size decode.
-DRAFT_SIZE = (256, 256)
+# JPEG is decoded at a reduced scale: every byte of the stream is still read and checked (a
+# truncated or broken stream fails at any scale), at a fraction of a full-size decode's cost.
+# Without a thumbnail that is the smallest scale, 1/8; a thumbnail's decode keeps at least this
+# many pixels a side, twice the window's default edge, so the resampling has pixels to spare.
+THUMBNAIL_DRAFT_EDGE = 256
 _SVG_LENGTH = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(px)?\s*")
 
 
@@ -83,10 +85,8 @@ def _validate_raster(image: Image.Image, max_pixels: int, thumbnail_edge: int | 
         # An animated image's first frame gives way to the next ones: a copy makes the thumbnail.
         keep_first = thumbnail_edge is not None and getattr(image, "is_animated", False)
         if image_format.name == "JPEG":
-            draft = DRAFT_SIZE
-            if thumbnail_edge is not None:
-                draft = (max(draft[0], thumbnail_edge), max(draft[1], thumbnail_edge))
-            image.draft(image.mode, draft)
+            edge = 1 if thumbnail_edge is None else max(THUMBNAIL_DRAFT_EDGE, thumbnail_edge)
+            image.draft(image.mode, (edge, edge))
         for frame in ImageSequence.Iterator(image):
             frame.load()
             if keep_first and first is None:
