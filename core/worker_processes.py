@@ -59,9 +59,10 @@ class RefreshRequest:
 
 # Messages, parent → worker: ("refresh", RefreshRequest) | ("go", task_id) | ("cancel", task_id)
 #                            | ("stop",)
-# worker → parent: ("ready", task_id) | ("progress", task_id, received, total)
-#                  | ("downloaded", task_id) | ("result", task_id, RefreshResult)
-#                  | ("log", LogRecord) | ("broken", why it cannot work), and then it ends
+# worker → parent, in lists (see _Outbox): ("ready", task_id)
+#                  | ("progress", task_id, received, total) | ("downloaded", task_id)
+#                  | ("result", task_id, RefreshResult) | ("log", LogRecord)
+#                  | ("broken", why it cannot work), and then it ends
 Message = tuple[Any, ...]
 
 
@@ -239,35 +240,39 @@ class WorkerPool:
     def _read(self, worker: _Worker) -> None:
         while True:
             try:
-                message = worker.connection.recv()
+                messages: list[Message] = worker.connection.recv()
             except (EOFError, OSError):
                 self._worker_stopped(worker)
                 return
-            kind = message[0]
-            if kind == "broken":
-                worker.failure = message[1]
-                continue
-            if kind == "log":
-                record: logging.LogRecord = message[1]
-                logging.getLogger(record.name).handle(record)
-                continue
-            with self._lock:
-                pending = (
-                    worker.pending.pop(message[1], None)
-                    if kind == "result"
-                    else worker.pending.get(message[1])
-                )
-            if pending is None:
-                continue
-            if kind == "result":
-                pending.finish(message[2])
-            elif kind == "ready":
-                pending.ready = True
-                pending.wake.set()
-            elif kind == "progress" and pending.progress is not None:
-                pending.progress(message[2], message[3])
-            elif kind == "downloaded" and pending.gate is not None:
-                pending.gate.done()
+            for message in messages:
+                self._dispatch(worker, message)
+
+    def _dispatch(self, worker: _Worker, message: Message) -> None:
+        kind = message[0]
+        if kind == "broken":
+            worker.failure = message[1]
+            return
+        if kind == "log":
+            record: logging.LogRecord = message[1]
+            logging.getLogger(record.name).handle(record)
+            return
+        with self._lock:
+            pending = (
+                worker.pending.pop(message[1], None)
+                if kind == "result"
+                else worker.pending.get(message[1])
+            )
+        if pending is None:
+            return
+        if kind == "result":
+            pending.finish(message[2])
+        elif kind == "ready":
+            pending.ready = True
+            pending.wake.set()
+        elif kind == "progress" and pending.progress is not None:
+            pending.progress(message[2], message[3])
+        elif kind == "downloaded" and pending.gate is not None:
+            pending.gate.done()
 
     def _worker_stopped(self, worker: _Worker) -> None:
         with self._lock:
@@ -292,14 +297,39 @@ class WorkerPool:
 # --- the worker process ---------------------------------------------------------------------
 
 
-class _PipeLog:
-    """The queue a QueueHandler writes to: records go to the parent, formatted and picklable."""
+class _Outbox:
+    """The worker's end of the pipe, shared by its threads; also the queue of its log handler.
 
-    def __init__(self, send: Callable[[Message], None]) -> None:
-        self._send = send
+    A refresh logs several INFO records and sends several messages. Each record costs the parent
+    a wake-up and a read of its own, so INFO and DEBUG records wait for the next message and go
+    with it, in one list: a refresh's records never wait longer than its result. WARNING and
+    above go at once.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._records: list[Message] = []
+
+    def send(self, message: Message) -> None:
+        with self._lock:
+            batch, self._records = self._records, []
+            batch.append(message)
+            self._connection.send(batch)
 
     def put_nowait(self, record: logging.LogRecord) -> None:
-        self._send(("log", record))
+        """QueueHandler's call, with the record formatted and picklable."""
+        if record.levelno >= logging.WARNING:
+            self.send(("log", record))
+            return
+        with self._lock:
+            self._records.append(("log", record))
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._records = self._records, []
+            if batch:
+                self._connection.send(batch)
 
 
 class _Task:
@@ -340,15 +370,10 @@ def worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     from core.cache import ImageCache  # noqa: PLC0415 - core.cache imports this module
 
-    send_lock = threading.Lock()
-
-    def send(message: Message) -> None:
-        with send_lock:
-            connection.send(message)
-
+    outbox = _Outbox(connection)
     core_log = logging.getLogger(CORE_LOGGER)
     core_log.setLevel(log_level)
-    core_log.addHandler(logging.handlers.QueueHandler(_PipeLog(send)))  # type: ignore[arg-type]
+    core_log.addHandler(logging.handlers.QueueHandler(outbox))  # type: ignore[arg-type]
     core_log.propagate = False
 
     tasks: dict[int, _Task] = {}
@@ -372,12 +397,12 @@ def worker_main(
         finally:
             with tasks_lock:
                 tasks.pop(request.task_id, None)
-        send(("result", request.task_id, result))
+        outbox.send(("result", request.task_id, result))
 
     try:
         cache = ImageCache(root, settings).open()
     except Exception as error:  # e.g. the manifest was damaged since the parent opened it
-        send(("broken", f"a worker process cannot open the cache: {error}"))
+        outbox.send(("broken", f"a worker process cannot open the cache: {error}"))
         return
     gc.freeze()  # what is loaded now lives as long as the worker: no collector pass walks it
     with cache, ThreadPoolExecutor(_MAX_THREADS, thread_name_prefix="refresh") as pool:
@@ -387,7 +412,7 @@ def worker_main(
             except (EOFError, OSError):
                 message = ("stop",)  # the parent is gone
             if message[0] == "refresh":
-                task = _Task(message[1], send)
+                task = _Task(message[1], outbox.send)
                 with tasks_lock:
                     tasks[task.request.task_id] = task
                 pool.submit(refresh, cache, task)
@@ -403,3 +428,5 @@ def worker_main(
                     for running in tasks.values():
                         running.stop()
                 break
+    with contextlib.suppress(OSError):  # a parent that is gone hears nothing more
+        outbox.flush()  # what closing the cache logged

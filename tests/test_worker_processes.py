@@ -58,6 +58,28 @@ def test_a_batch_in_worker_processes_refreshes_like_the_caller_and_logs_to_it(
     assert {r.process for r in refreshed} <= set(workers)
 
 
+def test_a_refresh_in_a_worker_has_logged_everything_by_the_time_it_answers(
+    server: LoopbackServer, cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The worker's INFO records travel with its next message, never later than the result.
+    caplog.set_level(logging.INFO, logger="core")
+    with ImageCache(cache_dir) as cache:
+        cached_images(server, cache, 1)
+        cache.use_worker_processes(1)
+        (entry,) = cache.entries()
+        for round_ in range(3):
+            caplog.clear()
+            result = cache.refresh(entry, force_refresh=True)
+            (worker,) = cache._workers.worker_pids() if cache._workers else [0]
+            logged = [r.getMessage() for r in caplog.records if r.process == worker]
+            assert result.action is Action.REFRESHED, result.error
+            steps = ["refresh ", "download url=", "deleting previous file ", "refreshed "]
+            assert [next(m for m in steps if line.startswith(m)) for line in logged] == steps, (
+                round_,
+                logged,
+            )
+
+
 def test_a_killed_worker_fails_its_refresh_and_loses_nothing(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
