@@ -116,12 +116,16 @@ class ImageCache:
         lowers the workers' CPU priority below the caller's.
         """
         if self._workers is None:
-            self._workers = WorkerPool(self.storage.root, self.settings, count, niceness)
+            self._workers = WorkerPool(
+                self.storage.root, self.settings, count, niceness, self._download_slots.limit
+            )
         self._workers.start()
 
     def set_download_limit(self, jobs: int) -> None:
         """Downloads at once from now on (`settings.jobs` until changed): the window's setting."""
         self._download_slots.set_limit(jobs)
+        if self._workers is not None:
+            self._workers.set_download_limit(jobs)
 
     def refresh(self, entry: ImageEntry, **options: Unpack[RefreshOptions]) -> RefreshResult:
         """Refresh one image: see `refresh_key`."""
@@ -135,16 +139,14 @@ class ImageCache:
         threads than slots.
         """
         cancel = options.get("cancel")
-        with self._download_slots.gate(cancel) as gate:
-            workers, cancelled = self._workers, cancel is not None and cancel.is_set()
-            # Already cancelled: answered here at once, with no worker and no request.
-            runner: Refresher | WorkerPool = (
-                workers if workers is not None and not cancelled else self.refresher
-            )
+        # Already cancelled: answered here at once, with no worker and no request.
+        if self._workers is not None and not (cancel is not None and cancel.is_set()):
             try:
-                return runner.refresh(key, gate=gate, **options)
+                return self._workers.refresh(key, **options)  # the workers hold the slots
             except WorkerStoppedError as error:
                 return self.unexpected_failure(key, options["force_refresh"], error)
+        with self._download_slots.gate(cancel) as gate:
+            return self.refresher.refresh(key, gate=gate, **options)
 
     def unexpected_failure(
         self, key: str, force_refresh: bool, error: Exception, entry: ImageEntry | None = None

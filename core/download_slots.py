@@ -4,25 +4,25 @@ A refresh holds a slot only while its response arrives. It prepares first (locks
 reads the manifest, hashes the old file) without one, and gives the slot back as soon as the body
 is received: it is then validated, flushed to disk and installed outside any slot, so the next
 download starts at once instead of waiting behind that work. The callers therefore run a few
-more threads than slots (see `core.settings.finishing_thread_count`).
+more threads than slots (see `core.settings.finishing_thread_count`). With worker processes,
+each worker holds a share of the slots (see core.worker_processes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Protocol
 
-_CANCEL_POLL = 0.05  # how often a refresh waiting for a slot checks whether to stop waiting
+_CANCEL_POLL = 0.05  # how often a refresh waiting for a slot looks at its cancel flag
 
 
 class DownloadGate(Protocol):
     """What one refresh calls around its request (see `Refresher.refresh`)."""
 
-    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
-        """Block until this refresh may download; False when it was cancelled meanwhile, or
-        once `give_up()` is true (the caller learnt the refresh is over)."""
+    def wait(self) -> bool:
+        """Block until this refresh may download; False when it was cancelled meanwhile."""
         ...
 
     def done(self) -> None:
@@ -35,7 +35,7 @@ class DownloadSlots:
 
     def __init__(self, limit: int) -> None:
         self._changed = threading.Condition()
-        self._limit = self._checked(limit)
+        self._limit = self.checked_limit(limit)
         self._busy = 0
 
     @property
@@ -45,7 +45,7 @@ class DownloadSlots:
     def set_limit(self, limit: int) -> None:
         """Takes effect for the next slot handed out; running downloads are not stopped."""
         with self._changed:
-            self._limit = self._checked(limit)
+            self._limit = self.checked_limit(limit)
             self._changed.notify_all()
 
     @contextlib.contextmanager
@@ -57,21 +57,15 @@ class DownloadSlots:
         finally:
             gate.done()
 
-    def take(
-        self, cancel: threading.Event | None, give_up: Callable[[], bool] | None = None
-    ) -> bool:
-        """Wait for a free slot and take it; False, without one, once `cancel` is set or
-        `give_up()` is true."""
-        checks: list[Callable[[], bool]] = [] if cancel is None else [cancel.is_set]
-        if give_up is not None:
-            checks.append(give_up)
+    def take(self, cancel: threading.Event | None) -> bool:
+        """Wait for a free slot and take it; False, without one, once `cancel` is set."""
 
         def stopped() -> bool:
-            return any(check() for check in checks)
+            return cancel is not None and cancel.is_set()
 
         with self._changed:
             while self._busy >= self._limit and not stopped():
-                self._changed.wait(_CANCEL_POLL if checks else None)
+                self._changed.wait(None if cancel is None else _CANCEL_POLL)
             if stopped():
                 return False
             self._busy += 1
@@ -85,7 +79,7 @@ class DownloadSlots:
             self._changed.notify_all()
 
     @staticmethod
-    def _checked(limit: int) -> int:
+    def checked_limit(limit: int) -> int:
         if limit < 1:
             raise ValueError("at least one download slot is needed")
         return limit
@@ -100,8 +94,8 @@ class SlotGate:
         self._lock = threading.Lock()
         self._held = False
 
-    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
-        if not self._slots.take(self._cancel, give_up):
+    def wait(self) -> bool:
+        if not self._slots.take(self._cancel):
             return False
         with self._lock:
             self._held = True

@@ -6,9 +6,13 @@ thread waits behind them. Worker processes each open the same cache folder (its 
 locks are made for several processes) and refresh on a few threads of their own; the caller's
 threads only wait for the answer, and the workers' log records come back to the caller's log.
 
+The download slots (see core.download_slots) are split among the workers, and each worker's
+refreshes take its own share: a slot passes from one download to the next inside the process,
+with no round trip to the parent. The shares always add up to the limit.
+
 A worker that dies (killed, out of memory) fails the refreshes it was running with a clear
 message: the files themselves are safe, since a refresh only ever renames a complete download
-over the old file. The next refresh starts a new worker.
+over the old file. The next refresh starts a new worker, with the dead one's share.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from core.download_slots import DownloadGate
+from core.download_slots import DownloadSlots
 from core.http_client import ProgressCallback
 from core.logging_setup import CORE_LOGGER
 from core.models import RefreshResult
@@ -54,13 +58,11 @@ class RefreshRequest:
     check_for_updates: bool
     thumbnail_edge: int | None
     wants_progress: bool
-    gated: bool  # it waits for the parent's "go" before its request (the download slot)
 
 
-# Messages, parent → worker: ("refresh", RefreshRequest) | ("go", task_id) | ("cancel", task_id)
-#                            | ("stop",)
-# worker → parent, in lists (see _Outbox): ("ready", task_id)
-#                  | ("progress", task_id, received, total) | ("downloaded", task_id)
+# Messages, parent → worker: ("refresh", RefreshRequest) | ("cancel", task_id)
+#                            | ("limit", its share of the download slots) | ("stop",)
+# worker → parent, in lists (see _Outbox): ("progress", task_id, received, total)
 #                  | ("result", task_id, RefreshResult) | ("log", LogRecord)
 #                  | ("broken", why it cannot work), and then it ends
 Message = tuple[Any, ...]
@@ -71,8 +73,6 @@ class _Pending:
     """A refresh sent to a worker, as the parent's waiting thread and reader thread share it."""
 
     progress: ProgressCallback | None
-    gate: DownloadGate | None
-    ready: bool = False  # the worker has prepared and waits for "go"
     outcome: RefreshResult | WorkerStoppedError | None = None
     wake: threading.Event = field(default_factory=threading.Event)
 
@@ -90,6 +90,7 @@ class _Worker:
         self.send_lock = threading.Lock()
         self.join_lock = threading.Lock()
         self.pending: dict[int, _Pending] = {}
+        self.share = 1  # download slots; a new worker starts with one (see WorkerPool._share_out)
         self.alive = True
         self.failure: str | None = None  # why it stopped, when it says so itself
 
@@ -109,14 +110,21 @@ class _Worker:
 
 
 class WorkerPool:
-    """Runs `ImageCache.refresh` calls in `processes` worker processes; safe from any thread.
+    """Runs `ImageCache.refresh` calls in worker processes, `download_limit` downloads at once;
+    safe from any thread.
 
-    Workers start on the first refresh, in the calling thread (never the GUI thread: the window
-    calls from its refresh jobs), and stop in `close()`.
+    There are `processes` workers, or as many as the download limit when it is lower: each needs
+    a slot. They start on the first refresh, in the calling thread (never the GUI thread: the
+    window calls from its refresh jobs), and stop in `close()`.
     """
 
     def __init__(
-        self, root: Path, settings: RefreshSettings, processes: int, niceness: int = 0
+        self,
+        root: Path,
+        settings: RefreshSettings,
+        processes: int,
+        niceness: int = 0,
+        download_limit: int | None = None,
     ) -> None:
         if processes < 1:
             raise ValueError("a worker pool needs at least one process")
@@ -124,6 +132,7 @@ class WorkerPool:
         self.settings = settings
         self.processes = processes
         self.niceness = niceness
+        self._download_limit = DownloadSlots.checked_limit(download_limit or settings.jobs)
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self._task_ids = itertools.count(1)
@@ -138,13 +147,11 @@ class WorkerPool:
         cancel: threading.Event | None = None,
         progress: ProgressCallback | None = None,
         thumbnail_edge: int | None = None,
-        gate: DownloadGate | None = None,
     ) -> RefreshResult:
         """Refresh `key` in a worker; block until it answers. Raises WorkerStoppedError.
 
-        The arguments are those of `Refresher.refresh`. The worker prepares, then this thread
-        passes the `gate` for it and tells it to go; `progress` and the gate's `done` are called
-        on this pool's reader thread.
+        The arguments are those of `Refresher.refresh`; the download takes a slot of the
+        worker's share. `progress` is called on this pool's reader thread.
         """
         request = RefreshRequest(
             next(self._task_ids),
@@ -153,30 +160,21 @@ class WorkerPool:
             check_for_updates,
             thumbnail_edge,
             progress is not None,
-            gate is not None,
         )
-        pending = _Pending(progress, gate)
+        pending = _Pending(progress)
         worker = self._assign(request.task_id, pending)
         try:
             worker.send(("refresh", request))
         except OSError as error:
             self._worker_stopped(worker)
             raise WorkerStoppedError(f"the worker process is gone ({error})") from error
-        cancel_sent = go_sent = False
+        cancel_sent = False
         while pending.outcome is None:
             if cancel is not None and cancel.is_set() and not cancel_sent:
                 cancel_sent = True
                 with contextlib.suppress(OSError):  # gone: its reader fails the refresh
                     worker.send(("cancel", request.task_id))
-            if pending.ready and not go_sent and gate is not None:
-                go_sent = True
-                # Not taken: cancelled (sent on the next turn), or the worker died meanwhile.
-                if gate.wait(give_up=lambda: pending.outcome is not None):
-                    with contextlib.suppress(OSError):
-                        worker.send(("go", request.task_id))
-                continue
-            pending.wake.wait(_CANCEL_POLL)
-            pending.wake.clear()
+            pending.wake.wait(_CANCEL_POLL if cancel is not None and not cancel_sent else None)
         if isinstance(pending.outcome, WorkerStoppedError):
             raise pending.outcome
         return pending.outcome
@@ -200,6 +198,14 @@ class WorkerPool:
         with self._lock:
             self._start_missing_workers()
 
+    def set_download_limit(self, limit: int) -> None:
+        """Downloads at once from now on; the running ones are not stopped."""
+        limit = DownloadSlots.checked_limit(limit)
+        with self._lock:
+            self._download_limit = limit
+            if not self._closed:
+                self._start_missing_workers()
+
     def worker_pids(self) -> list[int]:
         with self._lock:
             return [w.process.pid for w in self._workers if w.alive and w.process.pid]
@@ -207,16 +213,34 @@ class WorkerPool:
     def _assign(self, task_id: int, pending: _Pending) -> _Worker:
         with self._lock:
             self._start_missing_workers()
-            worker = min(self._workers, key=lambda w: len(w.pending))
+            # the least loaded for its share: a worker with more slots gets through more
+            worker = min(self._active(), key=lambda w: len(w.pending) / w.share)
             worker.pending[task_id] = pending
             return worker
+
+    def _active(self) -> list[_Worker]:
+        """The workers new refreshes go to: all of them, unless the limit fell below their
+        number; the others keep their share for the refreshes they still run."""
+        return self._workers[: min(self.processes, self._download_limit)]
 
     def _start_missing_workers(self) -> None:
         if self._closed:
             raise WorkerStoppedError("the cache is closed")
         self._workers = [w for w in self._workers if w.alive]
-        while len(self._workers) < self.processes:
+        while len(self._workers) < min(self.processes, self._download_limit):
             self._workers.append(self._start_worker())
+        self._share_out()
+
+    def _share_out(self) -> None:
+        """Split the download limit among the active workers, in shares of one or more."""
+        active = self._active()
+        each, rest = divmod(self._download_limit, len(active))
+        for index, worker in enumerate(active):
+            share = each + (1 if index < rest else 0)
+            if share != worker.share:
+                worker.share = share
+                with contextlib.suppress(OSError):  # gone: its reader fails its refreshes
+                    worker.send(("limit", share))
 
     def _start_worker(self) -> _Worker:
         context = multiprocessing.get_context("spawn")  # no fork: the caller may run Qt threads
@@ -266,13 +290,8 @@ class WorkerPool:
             return
         if kind == "result":
             pending.finish(message[2])
-        elif kind == "ready":
-            pending.ready = True
-            pending.wake.set()
         elif kind == "progress" and pending.progress is not None:
             pending.progress(message[2], message[3])
-        elif kind == "downloaded" and pending.gate is not None:
-            pending.gate.done()
 
     def _worker_stopped(self, worker: _Worker) -> None:
         with self._lock:
@@ -333,29 +352,12 @@ class _Outbox:
 
 
 class _Task:
-    """A refresh running in the worker: how the main loop cancels it or lets it download."""
+    """A refresh running in the worker: its cancel flag, and its progress reports."""
 
     def __init__(self, request: RefreshRequest, send: Callable[[Message], None]) -> None:
         self.request = request
-        self.cancel = threading.Event()
-        self._go = threading.Event()
+        self.cancel = threading.Event()  # also ends its wait for a download slot
         self._send = send
-
-    def stop(self) -> None:
-        self.cancel.set()
-        self._go.set()  # a refresh waiting for its slot ends as cancelled
-
-    def go(self) -> None:
-        self._go.set()
-
-    # the DownloadGate the refresher passes: the parent holds the slots of all the workers
-    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
-        self._send(("ready", self.request.task_id))
-        self._go.wait()
-        return not self.cancel.is_set()
-
-    def done(self) -> None:
-        self._send(("downloaded", self.request.task_id))
 
     def report(self, received: int, total: int | None) -> None:
         self._send(("progress", self.request.task_id, received, total))  # once per 64 KiB
@@ -365,7 +367,8 @@ def worker_main(
     connection: Connection, root: Path, settings: RefreshSettings, log_level: int, niceness: int
 ) -> None:
     """The worker process: refresh what the parent asks, each request on a thread of its own
-    (the parent bounds how many it sends: one per thread of its own waiting for the answer)."""
+    (the parent bounds how many it sends: one per thread of its own waiting for the answer),
+    as many downloads at once as its share of the slots."""
     os.nice(niceness)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     from core.cache import ImageCache  # noqa: PLC0415 - core.cache imports this module
@@ -378,19 +381,21 @@ def worker_main(
 
     tasks: dict[int, _Task] = {}
     tasks_lock = threading.Lock()
+    slots = DownloadSlots(1)  # the parent sends this worker's share before its first refresh
 
     def refresh(cache: ImageCache, task: _Task) -> None:
         request = task.request
         try:
-            result = cache.refresher.refresh(
-                request.key,
-                force_refresh=request.force_refresh,
-                check_for_updates=request.check_for_updates,
-                cancel=task.cancel,
-                progress=task.report if request.wants_progress else None,
-                thumbnail_edge=request.thumbnail_edge,
-                gate=task if request.gated else None,
-            )
+            with slots.gate(task.cancel) as gate:
+                result = cache.refresher.refresh(
+                    request.key,
+                    force_refresh=request.force_refresh,
+                    check_for_updates=request.check_for_updates,
+                    cancel=task.cancel,
+                    progress=task.report if request.wants_progress else None,
+                    thumbnail_edge=request.thumbnail_edge,
+                    gate=gate,
+                )
         except Exception as error:  # reported on the refresh, never a dead worker
             log.exception("refresh of %s failed unexpectedly", request.key)
             result = cache.unexpected_failure(request.key, request.force_refresh, error)
@@ -416,17 +421,17 @@ def worker_main(
                 with tasks_lock:
                     tasks[task.request.task_id] = task
                 pool.submit(refresh, cache, task)
-            elif message[0] in ("go", "cancel"):
+            elif message[0] == "cancel":
                 with tasks_lock:
                     found = tasks.get(message[1])
-                if found is not None and message[0] == "go":
-                    found.go()
-                elif found is not None:
-                    found.stop()
+                if found is not None:
+                    found.cancel.set()
+            elif message[0] == "limit":
+                slots.set_limit(message[1])
             elif message[0] == "stop":
                 with tasks_lock:
                     for running in tasks.values():
-                        running.stop()
+                        running.cancel.set()
                 break
     with contextlib.suppress(OSError):  # a parent that is gone hears nothing more
         outbox.flush()  # what closing the cache logged

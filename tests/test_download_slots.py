@@ -3,6 +3,7 @@ a refresh gives its slot back as soon as its body has arrived, before it is chec
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sqlite3
@@ -169,11 +170,33 @@ def test_a_freed_slot_reaches_a_waiter_even_when_a_cancelled_one_was_woken(attem
     assert taken == {"a": False, "b": True}
 
 
-def test_a_refresh_waiting_for_a_slot_learns_at_once_that_its_worker_died(
+def test_worker_processes_share_the_download_limit_as_it_changes(
+    server: LoopbackServer, cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="core")
+    with ImageCache(cache_dir, RefreshSettings(jobs=3)) as cache:
+        cache.use_worker_processes(2)
+        for limit in (3, 1, 4):  # shares of 2 + 1; one worker; a second again, 2 + 2
+            meter = ConcurrencyMeter(delay=0.15)
+            add_images(server, cache, 12, meter)
+            cache.set_download_limit(limit)
+            caplog.clear()
+
+            results = list(cache.refresh_many(cache.entries(), force_refresh=True))
+
+            assert [r.action for r in results] == [Action.REFRESHED] * 12
+            assert meter.most == limit
+            refreshed_by = {
+                r.process for r in caplog.records if r.getMessage().startswith("refreshed ")
+            }
+            assert len(refreshed_by) == min(limit, 2) and os.getpid() not in refreshed_by
+
+
+def test_a_refresh_waiting_for_its_workers_slot_ends_at_once_when_the_worker_dies(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
     with ImageCache(cache_dir, RefreshSettings(jobs=1, timeout=30)) as cache:
-        cache.use_worker_processes(2)
+        cache.use_worker_processes(2)  # one slot: one worker
         started = threading.Event()
         slow = server.route("/slow.jpg", stall(BODY, after=100, seconds=8, started=started))
         waiting = server.route("/waiting.jpg", image(BODY))
@@ -188,26 +211,18 @@ def test_a_refresh_waiting_for_a_slot_learns_at_once_that_its_worker_died(
             for url in (slow, waiting)
         }
         threads[slow].start()
-        assert started.wait(10)  # the stalled download holds the only slot, in one worker
-        assert cache._workers is not None
-        workers = cache._workers._workers
-        (downloading,) = [w for w in workers if w.pending]
+        assert started.wait(10)  # the stalled download holds the only slot
         threads[waiting].start()
-        # the other worker has prepared the second refresh and waits for the slot
-        assert wait_until(
-            lambda: any(
-                p.ready for w in workers for p in w.pending.values() if w is not downloading
-            )
-        )
-        (ready_worker,) = [w for w in workers if w is not downloading]
+        time.sleep(0.3)  # the second refresh reaches the worker and waits for the slot
+        (worker,) = cache._workers.worker_pids() if cache._workers else []
         killed_at = time.monotonic()
-        os.kill(ready_worker.process.pid, signal.SIGKILL)
-        threads[waiting].join(10)
+        os.kill(worker, signal.SIGKILL)
+        for thread in threads.values():
+            thread.join(10)
         answered_after = time.monotonic() - killed_at
-        threads[slow].join(20)
 
-    assert results[waiting].action is Action.FAILED and "worker process stopped" in (
-        results[waiting].error or ""
-    )
-    assert answered_after < 2  # not when the other download ends, 8 s later
+    for url in (slow, waiting):
+        assert results[url].action is Action.FAILED
+        assert "worker process stopped" in (results[url].error or "")
+    assert answered_after < 2  # not when the stalled download would have ended, 8 s later
     assert len(server.requests_for("/waiting.jpg")) == 0
