@@ -199,12 +199,15 @@ class WorkerPool:
             self._start_missing_workers()
 
     def set_download_limit(self, limit: int) -> None:
-        """Downloads at once from now on; the running ones are not stopped."""
+        """Downloads at once from now on; the running ones are not stopped.
+
+        Shared out at once among the running workers; a worker the new limit calls for starts
+        with the next refresh (this may be the GUI thread, which must not start processes).
+        """
         limit = DownloadSlots.checked_limit(limit)
         with self._lock:
             self._download_limit = limit
-            if not self._closed:
-                self._start_missing_workers()
+            self._share_out()
 
     def worker_pids(self) -> list[int]:
         with self._lock:
@@ -233,7 +236,9 @@ class WorkerPool:
 
     def _share_out(self) -> None:
         """Split the download limit among the active workers, in shares of one or more."""
-        active = self._active()
+        active = [w for w in self._active() if w.alive]
+        if not active:
+            return  # none yet: each new worker gets its share when it starts
         each, rest = divmod(self._download_limit, len(active))
         for index, worker in enumerate(active):
             share = each + (1 if index < rest else 0)

@@ -192,6 +192,23 @@ def test_worker_processes_share_the_download_limit_as_it_changes(
             assert len(refreshed_by) == min(limit, 2) and os.getpid() not in refreshed_by
 
 
+def test_raising_the_limit_starts_no_process_until_the_next_refresh(
+    server: LoopbackServer, cache_dir: Path
+) -> None:
+    # The window raises the limit on its GUI thread, which must never wait for a process to start.
+    with ImageCache(cache_dir, RefreshSettings(jobs=1)) as cache:
+        cache.use_worker_processes(2)
+        assert cache._workers is not None and len(cache._workers.worker_pids()) == 1
+        add_images(server, cache, 4, ConcurrencyMeter(delay=0.0))
+
+        cache.set_download_limit(2)
+        assert len(cache._workers.worker_pids()) == 1
+        results = list(cache.refresh_many(cache.entries(), force_refresh=True))
+
+        assert [r.action for r in results] == [Action.REFRESHED] * 4
+        assert len(cache._workers.worker_pids()) == 2
+
+
 def test_a_refresh_waiting_for_its_workers_slot_ends_at_once_when_the_worker_dies(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
