@@ -31,7 +31,8 @@ class ImageCache:
         self.settings = settings or RefreshSettings()
         self.storage = CacheStorage(root)
         self.manifest = Manifest(self.storage.manifest_path)
-        # Refreshes in this process, with no download slot: what a worker process runs.
+        # Refreshes in this process, with no download slot of their own: a worker process
+        # runs it inside its share of the slots, this cache around it (see refresh_key).
         self.refresher = Refresher(self.storage, self.manifest, self.settings)
         self._download_slots = DownloadSlots(self.settings.jobs)
         self._workers: WorkerPool | None = None
@@ -135,8 +136,8 @@ class ImageCache:
         """Refresh the image with this manifest key, in a worker process if there are any.
 
         The options are those of `Refresher.refresh`. The refresh takes one of the cache's
-        download slots only for its request (see core.download_slots), so callers may run more
-        threads than slots.
+        download slots (in a worker, one of that worker's share) only for its request (see
+        core.download_slots), so callers may run more threads than slots.
         """
         cancel = options.get("cancel")
         # Already cancelled: answered here at once, with no worker and no request.

@@ -86,23 +86,18 @@ class DownloadSlots:
 
 
 class SlotGate:
-    """A DownloadGate that takes one of `slots`; `done` may come from another thread."""
+    """A DownloadGate that takes one of `slots`, on the thread of its refresh."""
 
     def __init__(self, slots: DownloadSlots, cancel: threading.Event | None) -> None:
         self._slots = slots
         self._cancel = cancel
-        self._lock = threading.Lock()
         self._held = False
 
     def wait(self) -> bool:
-        if not self._slots.take(self._cancel):
-            return False
-        with self._lock:
-            self._held = True
-        return True
+        self._held = self._slots.take(self._cancel)
+        return self._held
 
     def done(self) -> None:
-        with self._lock:
-            held, self._held = self._held, False
+        held, self._held = self._held, False
         if held:
             self._slots.give_back()

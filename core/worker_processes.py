@@ -8,11 +8,13 @@ threads only wait for the answer, and the workers' log records come back to the 
 
 The download slots (see core.download_slots) are split among the workers, and each worker's
 refreshes take its own share: a slot passes from one download to the next inside the process,
-with no round trip to the parent. The shares always add up to the limit.
+with no round trip to the parent. A worker keeps its place and its share; the shares of the
+places add up to the limit, and only a limit lowered below the number of workers leaves the
+surplus ones with theirs until their refreshes are done.
 
 A worker that dies (killed, out of memory) fails the refreshes it was running with a clear
 message: the files themselves are safe, since a refresh only ever renames a complete download
-over the old file. The next refresh starts a new worker, with the dead one's share.
+over the old file. The next refresh starts a new worker in its place, with its share.
 """
 
 from __future__ import annotations
@@ -84,13 +86,15 @@ class _Pending:
 class _Worker:
     """One worker process, as its parent sees it: the pipe, the refreshes it is running."""
 
-    def __init__(self, process: multiprocessing.process.BaseProcess, connection: Connection):
+    def __init__(
+        self, process: multiprocessing.process.BaseProcess, connection: Connection, share: int
+    ):
         self.process = process
         self.connection = connection
         self.send_lock = threading.Lock()
         self.join_lock = threading.Lock()
         self.pending: dict[int, _Pending] = {}
-        self.share = 1  # download slots; a new worker starts with one (see WorkerPool._share_out)
+        self.share = share  # of the download slots (see WorkerPool._shares)
         self.alive = True
         self.failure: str | None = None  # why it stopped, when it says so itself
 
@@ -113,9 +117,9 @@ class WorkerPool:
     """Runs `ImageCache.refresh` calls in worker processes, `download_limit` downloads at once;
     safe from any thread.
 
-    There are `processes` workers, or as many as the download limit when it is lower: each needs
-    a slot. They start on the first refresh, in the calling thread (never the GUI thread: the
-    window calls from its refresh jobs), and stop in `close()`.
+    New refreshes go to `processes` workers, or to as many as the download limit when it is
+    lower: each needs a slot. They start on the first refresh, in the calling thread (never the
+    GUI thread: the window calls from its refresh jobs), and stop in `close()`.
     """
 
     def __init__(
@@ -132,7 +136,9 @@ class WorkerPool:
         self.settings = settings
         self.processes = processes
         self.niceness = niceness
-        self._download_limit = DownloadSlots.checked_limit(download_limit or settings.jobs)
+        self._download_limit = DownloadSlots.checked_limit(
+            settings.jobs if download_limit is None else download_limit
+        )
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self._task_ids = itertools.count(1)
@@ -221,45 +227,57 @@ class WorkerPool:
             worker.pending[task_id] = pending
             return worker
 
+    def _shares(self) -> list[int]:
+        """The share of each worker place: the limit split over min(processes, limit) places.
+
+        Places are fixed, so a raised limit never lowers a running worker's share while a new
+        worker takes slots (the sum would pass the limit until the old downloads ended).
+        """
+        places = min(self.processes, self._download_limit)
+        each, rest = divmod(self._download_limit, places)
+        return [each + (1 if place < rest else 0) for place in range(places)]
+
     def _active(self) -> list[_Worker]:
-        """The workers new refreshes go to: all of them, unless the limit fell below their
-        number; the others keep their share for the refreshes they still run."""
+        """The workers new refreshes go to: those in a place. Any after them are surplus (the
+        limit fell below their number) and keep their share for the refreshes they still run."""
         return self._workers[: min(self.processes, self._download_limit)]
 
     def _start_missing_workers(self) -> None:
+        """Fill every place with a running worker; a dead one's place goes to its successor."""
         if self._closed:
             raise WorkerStoppedError("the cache is closed")
-        self._workers = [w for w in self._workers if w.alive]
-        while len(self._workers) < min(self.processes, self._download_limit):
-            self._workers.append(self._start_worker())
+        shares = self._shares()
+        surplus = [w for w in self._workers[len(shares) :] if w.alive]
+        places = self._workers[: len(shares)]
+        for place, share in enumerate(shares):
+            if place == len(places):
+                places.append(self._start_worker(share))
+            elif not places[place].alive:
+                places[place] = self._start_worker(share)
+        self._workers = places + surplus
         self._share_out()
 
     def _share_out(self) -> None:
-        """Split the download limit among the active workers, in shares of one or more."""
-        active = [w for w in self._active() if w.alive]
-        if not active:
-            return  # none yet: each new worker gets its share when it starts
-        each, rest = divmod(self._download_limit, len(active))
-        for index, worker in enumerate(active):
-            share = each + (1 if index < rest else 0)
-            if share != worker.share:
+        """Tell the running workers in a place their share, where it changed."""
+        for worker, share in zip(self._workers, self._shares(), strict=False):
+            if worker.alive and share != worker.share:
                 worker.share = share
                 with contextlib.suppress(OSError):  # gone: its reader fails its refreshes
                     worker.send(("limit", share))
 
-    def _start_worker(self) -> _Worker:
+    def _start_worker(self, share: int) -> _Worker:
         context = multiprocessing.get_context("spawn")  # no fork: the caller may run Qt threads
         parent_end, child_end = context.Pipe()
         log_level = logging.getLogger(CORE_LOGGER).getEffectiveLevel()
         process = context.Process(
             target=worker_main,
-            args=(child_end, self.root, self.settings, log_level, self.niceness),
+            args=(child_end, self.root, self.settings, log_level, self.niceness, share),
             name="image-refresh-worker",
             daemon=True,
         )
         process.start()
         child_end.close()
-        worker = _Worker(process, parent_end)
+        worker = _Worker(process, parent_end, share)
         threading.Thread(
             target=self._read, args=(worker,), name="refresh-worker-reader", daemon=True
         ).start()
@@ -369,7 +387,12 @@ class _Task:
 
 
 def worker_main(
-    connection: Connection, root: Path, settings: RefreshSettings, log_level: int, niceness: int
+    connection: Connection,
+    root: Path,
+    settings: RefreshSettings,
+    log_level: int,
+    niceness: int,
+    download_share: int,
 ) -> None:
     """The worker process: refresh what the parent asks, each request on a thread of its own
     (the parent bounds how many it sends: one per thread of its own waiting for the answer),
@@ -386,7 +409,7 @@ def worker_main(
 
     tasks: dict[int, _Task] = {}
     tasks_lock = threading.Lock()
-    slots = DownloadSlots(1)  # the parent sends this worker's share before its first refresh
+    slots = DownloadSlots(download_share)  # the parent sends a new share when it changes
 
     def refresh(cache: ImageCache, task: _Task) -> None:
         request = task.request

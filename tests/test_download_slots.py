@@ -209,6 +209,27 @@ def test_raising_the_limit_starts_no_process_until_the_next_refresh(
         assert len(cache._workers.worker_pids()) == 2
 
 
+def test_raising_the_limit_during_a_batch_never_passes_it(
+    server: LoopbackServer, cache_dir: Path
+) -> None:
+    # A new worker takes a place of its own: no running worker's share shrinks meanwhile.
+    with ImageCache(cache_dir, RefreshSettings(jobs=1)) as cache:
+        cache.use_worker_processes(2)
+        meter = ConcurrencyMeter(delay=0.3)
+        add_images(server, cache, 12, meter)
+        results: list[RefreshResult] = []
+        batch = threading.Thread(
+            target=lambda: results.extend(cache.refresh_many(cache.entries(), force_refresh=True))
+        )
+        batch.start()
+        assert wait_until(lambda: meter.running == 1)
+        cache.set_download_limit(2)
+        batch.join(30)
+
+    assert [r.action for r in results] == [Action.REFRESHED] * 12
+    assert meter.most == 2
+
+
 def test_a_refresh_waiting_for_its_workers_slot_ends_at_once_when_the_worker_dies(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
@@ -230,10 +251,12 @@ def test_a_refresh_waiting_for_its_workers_slot_ends_at_once_when_the_worker_die
         threads[slow].start()
         assert started.wait(10)  # the stalled download holds the only slot
         threads[waiting].start()
-        time.sleep(0.3)  # the second refresh reaches the worker and waits for the slot
-        (worker,) = cache._workers.worker_pids() if cache._workers else []
+        assert cache._workers is not None
+        (worker,) = cache._workers._workers
+        assert wait_until(lambda: len(worker.pending) == 2)  # the second waits for the slot
+        time.sleep(0.1)  # for the request the slot holds back, were it not held back
         killed_at = time.monotonic()
-        os.kill(worker, signal.SIGKILL)
+        os.kill(worker.process.pid, signal.SIGKILL)
         for thread in threads.values():
             thread.join(10)
         answered_after = time.monotonic() - killed_at
