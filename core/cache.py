@@ -31,8 +31,8 @@ class ImageCache:
         self.settings = settings or RefreshSettings()
         self.storage = CacheStorage(root)
         self.manifest = Manifest(self.storage.manifest_path)
-        # Refreshes in this process, with no download slot of their own: a worker process
-        # runs it inside its share of the slots, this cache around it (see refresh_key).
+        # Refreshes in this process, with no download slot: refresh_key wraps it in the cache's
+        # slots; the benchmark's one-by-one floor calls it bare.
         self.refresher = Refresher(self.storage, self.manifest, self.settings)
         self._download_slots = DownloadSlots(self.settings.jobs)
         self._workers: WorkerPool | None = None

@@ -47,7 +47,7 @@ SVG = ImageFormat("SVG", "image/svg+xml", ".svg")
 # JPEG is decoded at a reduced scale: every byte of the stream is still read and checked (a
 # truncated or broken stream fails at any scale), at a fraction of a full-size decode's cost.
 # Without a thumbnail that is the smallest scale, 1/8; a thumbnail's decode keeps at least this
-# many pixels a side, twice the window's default edge, so the resampling has pixels to spare.
+# many pixels a side, twice the grid's 128 px thumbnails, so the resampling has pixels to spare.
 THUMBNAIL_DRAFT_EDGE = 256
 _SVG_LENGTH = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(px)?\s*")
 

@@ -227,20 +227,23 @@ class WorkerPool:
             worker.pending[task_id] = pending
             return worker
 
+    def _places(self) -> int:
+        """Worker places: one per process, but no more than there are download slots."""
+        return min(self.processes, self._download_limit)
+
     def _shares(self) -> list[int]:
-        """The share of each worker place: the limit split over min(processes, limit) places.
+        """The share of each worker place: the limit split over the places.
 
         Places are fixed, so a raised limit never lowers a running worker's share while a new
         worker takes slots (the sum would pass the limit until the old downloads ended).
         """
-        places = min(self.processes, self._download_limit)
-        each, rest = divmod(self._download_limit, places)
-        return [each + (1 if place < rest else 0) for place in range(places)]
+        each, rest = divmod(self._download_limit, self._places())
+        return [each + (1 if place < rest else 0) for place in range(self._places())]
 
     def _active(self) -> list[_Worker]:
         """The workers new refreshes go to: those in a place. Any after them are surplus (the
         limit fell below their number) and keep their share for the refreshes they still run."""
-        return self._workers[: min(self.processes, self._download_limit)]
+        return self._workers[: self._places()]
 
     def _start_missing_workers(self) -> None:
         """Fill every place with a running worker; a dead one's place goes to its successor."""
@@ -342,10 +345,9 @@ class WorkerPool:
 class _Outbox:
     """The worker's end of the pipe, shared by its threads; also the queue of its log handler.
 
-    A refresh logs several INFO records and sends several messages. Each record costs the parent
-    a wake-up and a read of its own, so INFO and DEBUG records wait for the next message and go
-    with it, in one list: a refresh's records never wait longer than its result. WARNING and
-    above go at once.
+    A refresh logs several INFO records, and a record sent alone costs the parent a wake-up and a
+    read of its own. So INFO and DEBUG records wait for the next message and go with it, in one
+    list: a refresh's records never wait longer than its result. WARNING and above go at once.
     """
 
     def __init__(self, connection: Connection) -> None:
@@ -409,21 +411,18 @@ def worker_main(
 
     tasks: dict[int, _Task] = {}
     tasks_lock = threading.Lock()
-    slots = DownloadSlots(download_share)  # the parent sends a new share when it changes
 
     def refresh(cache: ImageCache, task: _Task) -> None:
         request = task.request
         try:
-            with slots.gate(task.cancel) as gate:
-                result = cache.refresher.refresh(
-                    request.key,
-                    force_refresh=request.force_refresh,
-                    check_for_updates=request.check_for_updates,
-                    cancel=task.cancel,
-                    progress=task.report if request.wants_progress else None,
-                    thumbnail_edge=request.thumbnail_edge,
-                    gate=gate,
-                )
+            result = cache.refresh_key(
+                request.key,
+                force_refresh=request.force_refresh,
+                check_for_updates=request.check_for_updates,
+                cancel=task.cancel,
+                progress=task.report if request.wants_progress else None,
+                thumbnail_edge=request.thumbnail_edge,
+            )
         except Exception as error:  # reported on the refresh, never a dead worker
             log.exception("refresh of %s failed unexpectedly", request.key)
             result = cache.unexpected_failure(request.key, request.force_refresh, error)
@@ -437,6 +436,7 @@ def worker_main(
     except Exception as error:  # e.g. the manifest was damaged since the parent opened it
         outbox.send(("broken", f"a worker process cannot open the cache: {error}"))
         return
+    cache.set_download_limit(download_share)  # the parent sends a new share when it changes
     gc.freeze()  # what is loaded now lives as long as the worker: no collector pass walks it
     with cache, ThreadPoolExecutor(_MAX_THREADS, thread_name_prefix="refresh") as pool:
         while True:
@@ -455,7 +455,7 @@ def worker_main(
                 if found is not None:
                     found.cancel.set()
             elif message[0] == "limit":
-                slots.set_limit(message[1])
+                cache.set_download_limit(message[1])
             elif message[0] == "stop":
                 with tasks_lock:
                     for running in tasks.values():

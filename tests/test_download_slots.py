@@ -57,31 +57,27 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return True
 
 
+@pytest.mark.parametrize(
+    ("jobs", "changed_to", "count"),
+    [(3, None, 12), (4, 1, 6)],  # jobs as set; a limit changed between batches
+)
 def test_jobs_is_the_number_of_downloads_at_once(
-    server: LoopbackServer, make_cache: Callable[..., ImageCache]
+    server: LoopbackServer,
+    make_cache: Callable[..., ImageCache],
+    jobs: int,
+    changed_to: int | None,
+    count: int,
 ) -> None:
     meter = ConcurrencyMeter(delay=0.15)
-    cache = make_cache(jobs=3)
-    add_images(server, cache, 12, meter)
+    cache = make_cache(jobs=jobs)
+    add_images(server, cache, count, meter)
 
+    if changed_to is not None:
+        cache.set_download_limit(changed_to)
     results = list(cache.refresh_many(cache.entries(), force_refresh=True))
 
-    assert [r.action for r in results] == [Action.REFRESHED] * 12
-    assert meter.most == 3
-
-
-def test_the_download_limit_can_change_between_batches(
-    server: LoopbackServer, make_cache: Callable[..., ImageCache]
-) -> None:
-    meter = ConcurrencyMeter(delay=0.1)
-    cache = make_cache(jobs=4)
-    add_images(server, cache, 6, meter)
-
-    cache.set_download_limit(1)
-    results = list(cache.refresh_many(cache.entries(), force_refresh=True))
-
-    assert [r.action for r in results] == [Action.REFRESHED] * 6
-    assert meter.most == 1
+    assert [r.action for r in results] == [Action.REFRESHED] * count
+    assert meter.most == (changed_to or jobs)
 
 
 def test_a_refresh_gives_back_its_slot_before_its_download_is_stored(
