@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from types import TracebackType
-from typing import Unpack
 
-from core.batch import refresh_concurrently
-from core.download_slots import DownloadSlots
-from core.http_client import check_url
+from core.cancellation import Cancellation
+from core.executor import Backend, RefreshExecutor, ThreadExecutor
+from core.http_client import ProgressCallback, check_url
 from core.manifest import Manifest
-from core.models import Action, FailureReason, HistoryEntry, ImageEntry, RefreshResult
+from core.models import HistoryEntry, ImageEntry, RefreshMode, RefreshRequest, RefreshResult
 from core.naming import normalize_category
-from core.refresh import Refresher, RefreshOptions
+from core.refresh import Refresher
 from core.scan import scan_cached_files
-from core.settings import DEFAULT_CATEGORY, RefreshSettings, finishing_thread_count
+from core.settings import RefreshSettings, finishing_thread_count, worker_process_count
 from core.storage import CacheStorage
-from core.worker_processes import WorkerPool, WorkerStoppedError
+from core.worker_processes import ProcessExecutor
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +26,27 @@ log = logging.getLogger(__name__)
 class ImageCache:
     """One cache folder: its manifest, its files and the refresher that updates them."""
 
-    def __init__(self, root: Path, settings: RefreshSettings | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        settings: RefreshSettings | None = None,
+        *,
+        backend: Backend = Backend.THREADS,
+        niceness: int = 0,
+    ) -> None:
+        """`backend`: where refreshes run (see core.executor), fixed while the cache is open, as
+        is the download limit `settings.jobs`: new settings apply by opening it again.
+        `niceness` lowers the worker processes' CPU priority below the caller's."""
         self.settings = settings or RefreshSettings()
         self.storage = CacheStorage(root)
         self.manifest = Manifest(self.storage.manifest_path)
-        # Refreshes in this process, with no download slot: refresh_key wraps it in the cache's
-        # slots; the benchmark's one-by-one floor calls it bare.
-        self.refresher = Refresher(self.storage, self.manifest, self.settings)
-        self._download_slots = DownloadSlots(self.settings.jobs)
-        self._workers: WorkerPool | None = None
+        self._executor: RefreshExecutor = (
+            ProcessExecutor(self.root, self.settings, worker_process_count(), niceness)
+            if backend is Backend.PROCESSES
+            else ThreadExecutor(
+                Refresher(self.storage, self.manifest, self.settings), self.settings.jobs
+            )
+        )
 
     @property
     def root(self) -> Path:
@@ -57,9 +68,7 @@ class ImageCache:
         return self
 
     def close(self) -> None:
-        if self._workers is not None:
-            self._workers.close()
-            self._workers = None
+        self._executor.close()
         self.manifest.close()
         self.storage.close()
 
@@ -109,85 +118,68 @@ class ImageCache:
             self.manifest.remove(entry)
         log.info("removed %s from the cache", entry.url or entry.rel_path)
 
-    def use_worker_processes(self, count: int, niceness: int = 0) -> None:
-        """Start `count` worker processes and run every refresh in them from now on.
+    def start(self) -> None:
+        """Get the refreshes' backend ready now (start the worker processes) rather than at the
+        first refresh."""
+        self._executor.start()
 
-        Worth it for batches and behind the window: each refresh then takes none of the
-        caller's GIL, and the batch uses every core (see core.worker_processes). `niceness`
-        lowers the workers' CPU priority below the caller's.
-        """
-        if self._workers is None:
-            self._workers = WorkerPool(
-                self.storage.root, self.settings, count, niceness, self._download_slots.limit
-            )
-        self._workers.start()
+    def worker_pids(self) -> list[int]:
+        """The worker processes running refreshes (none with the thread backend)."""
+        return self._executor.worker_pids() if isinstance(self._executor, ProcessExecutor) else []
 
-    def set_download_limit(self, jobs: int) -> None:
-        """Downloads at once from now on (`settings.jobs` until changed): the window's setting."""
-        self._download_slots.set_limit(jobs)
-        if self._workers is not None:
-            self._workers.set_download_limit(jobs)
+    def submit(
+        self,
+        request: RefreshRequest,
+        *,
+        cancel: Cancellation | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Future[RefreshResult]:
+        """Start one refresh on the cache's backend; the future's result is always a result."""
+        return self._executor.submit(request, cancel, progress)
 
-    def refresh(self, entry: ImageEntry, **options: Unpack[RefreshOptions]) -> RefreshResult:
-        """Refresh one image: see `refresh_key`."""
-        return self.refresh_key(entry.key, **options)
-
-    def refresh_key(self, key: str, **options: Unpack[RefreshOptions]) -> RefreshResult:
-        """Refresh the image with this manifest key, in a worker process if there are any.
-
-        The options are those of `Refresher.refresh`. The refresh takes one of the cache's
-        download slots (in a worker, one of that worker's share) only for its request (see
-        core.download_slots), so callers may run more threads than slots.
-        """
-        cancel = options.get("cancel")
-        # Already cancelled: answered here at once, with no worker and no request.
-        if self._workers is not None and not (cancel is not None and cancel.is_set()):
-            try:
-                return self._workers.refresh(key, **options)  # the workers hold the slots
-            except WorkerStoppedError as error:
-                return self.unexpected_failure(key, options["force_refresh"], error)
-        with self._download_slots.gate(cancel) as gate:
-            return self.refresher.refresh(key, gate=gate, **options)
-
-    def unexpected_failure(
-        self, key: str, force_refresh: bool, error: Exception, entry: ImageEntry | None = None
+    def refresh(
+        self,
+        entry: ImageEntry,
+        mode: RefreshMode = RefreshMode.MISSING,
+        *,
+        thumbnail_edge: int | None = None,
+        cancel: Cancellation | None = None,
+        progress: ProgressCallback | None = None,
     ) -> RefreshResult:
-        """The result of a refresh that ended in a bug or a lost worker: nothing was replaced."""
-        if entry is None:
-            try:
-                entry = self.manifest.by_key(key)
-            except Exception:  # the manifest may be what failed
-                log.exception("cannot read the manifest entry of %s", key)
-        return RefreshResult(
-            entry.url if entry else None,
-            entry.category if entry else DEFAULT_CATEGORY,
-            self.path_of(entry) if entry else None,
-            Action.FAILED,
-            force_refresh,
-            error=f"unexpected error: {error}",
-            reason=FailureReason.UNEXPECTED,
-        )
+        """Refresh one image and wait for its result."""
+        request = RefreshRequest(entry, mode, thumbnail_edge)
+        return self.submit(request, cancel=cancel, progress=progress).result()
 
     def refresh_many(
         self,
         entries: Iterable[ImageEntry],
+        mode: RefreshMode,
         *,
-        force_refresh: bool,
-        check_for_updates: bool = False,
-        cancel: threading.Event | None = None,
+        cancel: Cancellation | None = None,
     ) -> Iterator[RefreshResult]:
         """Refresh entries concurrently, as many downloads at once as the cache's download
-        limit; yield the results as they finish."""
-        stop = cancel or threading.Event()
+        limit; yield the results as they finish.
 
-        def refresh_one(key: str) -> RefreshResult:
-            return self.refresh_key(
-                key, force_refresh=force_refresh, check_for_updates=check_for_updates, cancel=stop
-            )
-
-        return refresh_concurrently(
-            refresh_one,
-            (e.key for e in entries),
-            threads=self._download_slots.limit + finishing_thread_count(),
-            cancel=stop,
-        )
+        A bounded number of refreshes is submitted at a time, so memory does not grow with the
+        number of targets. After `cancel` (or when the consumer stops early) the rest are not
+        started and the running ones stop wherever they wait.
+        """
+        stop = cancel or Cancellation()
+        requests = (RefreshRequest(entry, mode) for entry in entries)
+        in_flight = 2 * (self.settings.jobs + finishing_thread_count())
+        pending: set[Future[RefreshResult]] = set()
+        try:
+            while True:
+                while len(pending) < in_flight and not stop.is_set():
+                    request = next(requests, None)
+                    if request is None:
+                        break
+                    pending.add(self.submit(request, cancel=stop))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            if pending:
+                stop.set()

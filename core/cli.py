@@ -5,31 +5,32 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from core import __version__
 from core.cache import ImageCache
+from core.executor import Backend
 from core.http_client import check_url
 from core.logging_setup import configure_logging
 from core.manifest import ManifestError
-from core.models import Action, ImageEntry, RefreshError, RefreshResult
+from core.models import Action, ImageEntry, RefreshError, RefreshMode, RefreshResult
 from core.naming import InvalidCategoryError, normalize_category
 from core.settings import (
     DEFAULT_CATEGORY,
     RefreshSettings,
     default_cache_dir,
-    worker_process_count,
 )
 from core.storage import CacheDirError
 from core.timestamps import format_mtime
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 through argparse
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a program the signal ended
 WindowOpener = Callable[[argparse.Namespace], int]
 NETWORK_OPTIONS = ("jobs", "timeout", "max_bytes", "retries")
 # Starting the worker processes costs about 0.3 s; below this many targets it does not pay.
@@ -190,14 +191,9 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
         return open_window(args)
     log_output = configure_logging(args.verbose)
     try:
-        given = {name: getattr(args, name) for name in NETWORK_OPTIONS if hasattr(args, name)}
-        settings = RefreshSettings(**given)
-        with ImageCache(args.cache_dir or default_cache_dir(), settings) as cache:
-            if command == "list":
-                return _list(cache, args)
-            if command == "add":
-                return _add(cache, args)
-            return _refresh(cache, args)
+        status = _run(args)
+        sys.stdout.flush()  # here, where a closed pipe is still ours to handle
+        return status
     except UsageError as error:
         command_parser: argparse.ArgumentParser = args.command_parser
         command_parser.error(str(error))
@@ -210,8 +206,30 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output is gone (`list --json | head -1`): stop quietly. Later
+        # writes, such as the interpreter's own flush at exit, go nowhere instead of failing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     finally:
         log_output.close()
+
+
+def _run(args: argparse.Namespace) -> int:
+    given = {name: getattr(args, name) for name in NETWORK_OPTIONS if hasattr(args, name)}
+    settings = RefreshSettings(**given)
+    root = args.cache_dir or default_cache_dir()
+    with ImageCache(root, settings) as cache:
+        if args.command == "list":
+            return _list(cache, args)
+        rejected, entries = (
+            _add(cache, args) if args.command == "add" else ([], _targets(cache, args))
+        )
+        if len(entries) < WORKER_PROCESS_MIN_TARGETS:
+            return _report(_refresh(cache, entries, args), rejected, args.json)
+    # A batch big enough to repay starting them runs in worker processes, on every core.
+    with ImageCache(root, settings, backend=Backend.PROCESSES) as cache:
+        return _report(_refresh(cache, entries, args), rejected, args.json)
 
 
 def _read_urls(args: argparse.Namespace) -> list[str]:
@@ -235,11 +253,13 @@ def _read_urls(args: argparse.Namespace) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
-def _add(cache: ImageCache, args: argparse.Namespace) -> int:
-    urls = _read_urls(args)
+def _add(
+    cache: ImageCache, args: argparse.Namespace
+) -> tuple[list[RefreshResult], list[ImageEntry]]:
+    """Record the URLs; the refused ones' failed records, and the entries to download."""
     rejected: list[RefreshResult] = []
     accepted: list[str] = []
-    for url in urls:
+    for url in _read_urls(args):
         try:
             check_url(url)
             accepted.append(url)
@@ -250,18 +270,15 @@ def _add(cache: ImageCache, args: argparse.Namespace) -> int:
                     args.category,
                     None,
                     Action.FAILED,
-                    False,
+                    RefreshMode.MISSING,
                     error=error.message,
                     reason=error.reason,
                 )
             )
-    entries = cache.add_urls(accepted, args.category)
-    _use_worker_processes_for(cache, entries)
-    results = cache.refresh_many(entries, force_refresh=False)
-    return _report(itertools.chain(rejected, results), args.json, started=time.monotonic())
+    return rejected, cache.add_urls(accepted, args.category)
 
 
-def _refresh(cache: ImageCache, args: argparse.Namespace) -> int:
+def _targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageEntry]:
     entries = _resolve_targets(cache, args)
     skipped = [e for e in entries if e.url is None and not args.targets]
     if skipped:
@@ -270,21 +287,15 @@ def _refresh(cache: ImageCache, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         entries = [e for e in entries if e.url is not None or args.targets]
-    _use_worker_processes_for(cache, entries)
-    cancel = threading.Event()
-    results = cache.refresh_many(
-        entries,
-        force_refresh=args.force,
-        check_for_updates=args.check,
-        cancel=cancel,
-    )
-    return _report(results, args.json, started=time.monotonic())
+    return entries
 
 
-def _use_worker_processes_for(cache: ImageCache, entries: list[ImageEntry]) -> None:
-    """A batch big enough to repay starting them runs in worker processes, on every core."""
-    if len(entries) >= WORKER_PROCESS_MIN_TARGETS:
-        cache.use_worker_processes(worker_process_count())
+def _refresh(
+    cache: ImageCache, entries: list[ImageEntry], args: argparse.Namespace
+) -> Iterator[RefreshResult]:
+    if args.command == "add":
+        return cache.refresh_many(entries, RefreshMode.MISSING)
+    return cache.refresh_many(entries, RefreshMode.from_flags(args.force, args.check))
 
 
 def _resolve_targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageEntry]:
@@ -306,9 +317,10 @@ def _resolve_targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageE
     return list({e.key: e for e in entries}.values())
 
 
-def _report(results: Iterable[RefreshResult], as_json: bool, started: float) -> int:
+def _report(results: Iterable[RefreshResult], rejected: list[RefreshResult], as_json: bool) -> int:
+    started = time.monotonic()
     counts: Counter[Action] = Counter()
-    for result in results:
+    for result in itertools.chain(rejected, results):
         counts[result.action] += 1
         if as_json:
             print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)

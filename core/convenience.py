@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.cache import ImageCache
-from core.models import FailureReason, RefreshError
+from core.models import FailureReason, RefreshError, RefreshMode
 from core.settings import default_cache_dir
 
 
@@ -18,7 +18,7 @@ def download_image(
     """
     with ImageCache(cache_dir or default_cache_dir()) as cache:
         (entry,) = cache.add_urls([url], category)
-        result = cache.refresh(entry, force_refresh=force_refresh)
+        result = cache.refresh(entry, RefreshMode.from_flags(force_refresh))
     if not result.ok or result.path is None:
         raise RefreshError(
             result.reason or FailureReason.NETWORK, result.error or "download failed"

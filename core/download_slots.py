@@ -1,11 +1,11 @@
-"""Download slots: at most `limit` downloads of one cache at a time, like curl's --parallel-max.
+"""Download slots: at most `limit` downloads at a time, like curl's --parallel-max.
 
 A refresh holds a slot only while its response arrives. It prepares first (locks the image,
 reads the manifest, hashes the old file) without one, and gives the slot back as soon as the body
 is received: it is then validated, flushed to disk and installed outside any slot, so the next
-download starts at once instead of waiting behind that work. The callers therefore run a few
-more threads than slots (see `core.settings.finishing_thread_count`). With worker processes,
-each worker holds a share of the slots (see core.worker_processes).
+download starts at once instead of waiting behind that work. The executor therefore runs a few
+more threads than slots (see `core.settings.finishing_thread_count`). The limit is fixed for the
+life of an open cache; with worker processes each worker holds a fixed share of it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import Protocol
 
-_CANCEL_POLL = 0.05  # how often a refresh waiting for a slot looks at its cancel flag
+from core.cancellation import Cancellation
 
 
 class DownloadGate(Protocol):
@@ -31,25 +31,17 @@ class DownloadGate(Protocol):
 
 
 class DownloadSlots:
-    """A counting limit on concurrent downloads that can be resized while refreshes run."""
+    """A counting limit on concurrent downloads whose waits end at once on a cancel."""
 
     def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("at least one download slot is needed")
+        self.limit = limit
         self._changed = threading.Condition()
-        self._limit = self.checked_limit(limit)
         self._busy = 0
 
-    @property
-    def limit(self) -> int:
-        return self._limit
-
-    def set_limit(self, limit: int) -> None:
-        """Takes effect for the next slot handed out; running downloads are not stopped."""
-        with self._changed:
-            self._limit = self.checked_limit(limit)
-            self._changed.notify_all()
-
     @contextlib.contextmanager
-    def gate(self, cancel: threading.Event | None = None) -> Iterator[SlotGate]:
+    def gate(self, cancel: Cancellation | None = None) -> Iterator[SlotGate]:
         """The gate of one refresh; a slot it still holds on exit is given back."""
         gate = SlotGate(self, cancel)
         try:
@@ -57,15 +49,14 @@ class DownloadSlots:
         finally:
             gate.done()
 
-    def take(self, cancel: threading.Event | None) -> bool:
+    def take(self, cancel: Cancellation | None) -> bool:
         """Wait for a free slot and take it; False, without one, once `cancel` is set."""
 
         def stopped() -> bool:
             return cancel is not None and cancel.is_set()
 
-        with self._changed:
-            while self._busy >= self._limit and not stopped():
-                self._changed.wait(None if cancel is None else _CANCEL_POLL)
+        with self._wake_on(cancel), self._changed:
+            self._changed.wait_for(lambda: stopped() or self._busy < self.limit)
             if stopped():
                 return False
             self._busy += 1
@@ -78,17 +69,20 @@ class DownloadSlots:
             # only one to hear of the free slot.
             self._changed.notify_all()
 
-    @staticmethod
-    def checked_limit(limit: int) -> int:
-        if limit < 1:
-            raise ValueError("at least one download slot is needed")
-        return limit
+    def _wake_on(self, cancel: Cancellation | None) -> contextlib.AbstractContextManager[None]:
+        if cancel is None:
+            return contextlib.nullcontext()
+        return cancel.on_cancel(self._wake_all)
+
+    def _wake_all(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
 
 class SlotGate:
     """A DownloadGate that takes one of `slots`, on the thread of its refresh."""
 
-    def __init__(self, slots: DownloadSlots, cancel: threading.Event | None) -> None:
+    def __init__(self, slots: DownloadSlots, cancel: Cancellation | None) -> None:
         self._slots = slots
         self._cancel = cancel
         self._held = False

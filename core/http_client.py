@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from core import __version__
+from core.cancellation import Cancellation
 from core.models import FailureReason, RefreshError
 from core.settings import RefreshSettings
 
@@ -33,8 +34,6 @@ PROGRESS_DELAY = 0.25
 PROGRESS_INTERVAL = 0.1
 
 TRANSIENT_STATUSES = (429, 502, 503, 504)
-CANCEL_POLL = 0.05
-"""Seconds between two looks at the cancel flag while a body is read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +137,7 @@ class HttpClient:
         *,
         force_refresh: bool,
         validators: Validators | None,
-        cancel: threading.Event | None = None,
+        cancel: Cancellation | None = None,
         progress: ProgressCallback | None = None,
     ) -> FetchResult:
         """GET `url` into `out`; raise RefreshError for anything but a complete 2xx body or a 304.
@@ -164,7 +163,9 @@ class HttpClient:
                     timeout=(timeout, timeout),
                     proxies=_environment_proxies(url),
                 )
-                with response, _cancel_watcher.watch(response, cancel):
+                # A read from a silent server waits up to the timeout for its next chunk:
+                # a cancel shuts the socket down, which ends that read at once.
+                with response, _on_cancel(cancel, functools.partial(_shut_down, response)):
                     return self._read_body(response, out, conditional, cancel, progress)
             except Exception as error:  # requests, urllib3 and OSError subclasses
                 if cancel is not None and cancel.is_set():
@@ -179,7 +180,7 @@ class HttpClient:
         response: requests.Response,
         out: BinaryIO,
         conditional: bool,
-        cancel: threading.Event | None,
+        cancel: Cancellation | None,
         progress: ProgressCallback | None,
     ) -> FetchResult:
         final_url = response.url
@@ -232,44 +233,10 @@ class HttpClient:
         )
 
 
-class _CancelWatcher:
-    """One thread that ends the reads of cancelled downloads, instead of one thread per download.
-
-    The cancel flag is checked between chunks, but a read from a silent server waits for the next
-    chunk up to the timeout; shutting the socket down ends that read at once.
-    """
-
-    def __init__(self) -> None:
-        self._watched: dict[int, tuple[requests.Response, threading.Event]] = {}
-        self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    @contextlib.contextmanager
-    def watch(self, response: requests.Response, cancel: threading.Event | None) -> Iterator[None]:
-        if cancel is None:
-            yield
-            return
-        with self._changed:
-            self._watched[id(response)] = (response, cancel)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="cancel-watch", daemon=True)
-                self._thread.start()
-            self._changed.notify()
-        try:
-            yield
-        finally:
-            with self._changed:
-                del self._watched[id(response)]
-
-    def _run(self) -> None:
-        while True:
-            with self._changed:
-                while not self._watched:
-                    self._changed.wait()
-                cancelled = [r for r, cancel in self._watched.values() if cancel.is_set()]
-            for response in cancelled:
-                _shut_down(response)
-            time.sleep(CANCEL_POLL)
+def _on_cancel(
+    cancel: Cancellation | None, callback: Callable[[], None]
+) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext() if cancel is None else cancel.on_cancel(callback)
 
 
 def _shut_down(response: requests.Response) -> None:
@@ -278,9 +245,6 @@ def _shut_down(response: requests.Response) -> None:
         with contextlib.suppress(OSError):
             # the plain socket's shutdown: an SSLSocket's would drop its SSL state
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-_cancel_watcher = _CancelWatcher()
 
 
 def _environment_proxies(url: str) -> dict[str, str]:

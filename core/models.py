@@ -23,6 +23,25 @@ class Action(enum.StrEnum):
         return self not in (Action.FAILED, Action.CANCELLED)
 
 
+class RefreshMode(enum.StrEnum):
+    """What a refresh does when the image is already on disk."""
+
+    MISSING = "missing"  # nothing: download only a missing file, without a request otherwise
+    FORCE = "force"  # replace it with an unconditional download (the design card's force_refresh)
+    CHECK = "check"  # ask the server with the recorded validators; replace only if it changed
+
+    @classmethod
+    def from_flags(cls, force_refresh: bool, check: bool = False) -> RefreshMode:
+        """The mode people name with flags (`--force`, `--check`); both at once is no mode."""
+        if force_refresh and check:
+            raise ValueError("force_refresh and check exclude each other")
+        return cls.FORCE if force_refresh else cls.CHECK if check else cls.MISSING
+
+    @property
+    def force_refresh(self) -> bool:
+        return self is RefreshMode.FORCE
+
+
 class FailureReason(enum.StrEnum):
     """Why a download was rejected; the previous file is kept in every case."""
 
@@ -78,6 +97,27 @@ class ImageEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshRequest:
+    """Everything one refresh needs, as a plain value that crosses threads and processes.
+
+    `entry` is the manifest row as the caller saw it: the refresh reads the current row itself,
+    under the image's lock, and a result that cannot be made otherwise names this one's image.
+    """
+
+    entry: ImageEntry
+    mode: RefreshMode
+    thumbnail_edge: int | None = None  # a new raster download's result carries a thumbnail
+
+    @property
+    def key(self) -> str:
+        return self.entry.key
+
+    @property
+    def force_refresh(self) -> bool:
+        return self.mode.force_refresh
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One past refresh of an image, as recorded in the manifest."""
 
@@ -112,7 +152,7 @@ class RefreshResult:
     category: str
     path: Path | None
     action: Action
-    force_refresh: bool
+    mode: RefreshMode
     before_mtime: float | None = None
     after_mtime: float | None = None
     before_size: int | None = None
@@ -130,6 +170,10 @@ class RefreshResult:
     @property
     def ok(self) -> bool:
         return self.action.ok
+
+    @property
+    def force_refresh(self) -> bool:
+        return self.mode.force_refresh
 
     @property
     def same_bytes(self) -> bool:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
+import stat
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Required, TypedDict
 
 from core import naming
+from core.cancellation import Cancellation
 from core.download_slots import DownloadGate
 from core.http_client import HttpClient, ProgressCallback, Validators
 from core.manifest import Manifest
@@ -26,10 +26,12 @@ from core.models import (
     HistoryEntry,
     ImageEntry,
     RefreshError,
+    RefreshMode,
+    RefreshRequest,
     RefreshResult,
     Thumbnail,
 )
-from core.settings import DEFAULT_CATEGORY, RefreshSettings
+from core.settings import RefreshSettings
 from core.storage import CacheStorage, install_atomically
 from core.validation import validate_image
 
@@ -44,30 +46,31 @@ class FileState:
 
     @classmethod
     def read(cls, path: Path | None, *, known_sha256: str | None = None) -> FileState | None:
-        """Stat the file; hash it unless `known_sha256` (the manifest's) is trusted instead."""
+        """Stat the file; hash it unless `known_sha256` (the manifest's) is trusted instead.
+
+        None when there is no file; RefreshError when something else stands at its path.
+        """
         if path is None:
             return None
         try:
-            stat = path.stat()
+            found = path.stat()
+            if not stat.S_ISREG(found.st_mode):
+                raise RefreshError(
+                    FailureReason.DISK, f"{path.name} in the cache is not a file (a folder?)"
+                )
             if known_sha256 is not None:
-                return cls(stat.st_mtime, stat.st_size, known_sha256)
+                return cls(found.st_mtime, found.st_size, known_sha256)
             digest = hashlib.sha256()
             with path.open("rb") as file:
                 while chunk := file.read(1 << 20):
                     digest.update(chunk)
         except FileNotFoundError:
             return None
-        return cls(stat.st_mtime, stat.st_size, digest.hexdigest())
-
-
-class RefreshOptions(TypedDict, total=False):
-    """The keyword arguments of `Refresher.refresh` that `ImageCache` passes through."""
-
-    force_refresh: Required[bool]
-    check_for_updates: bool
-    cancel: threading.Event | None
-    progress: ProgressCallback | None
-    thumbnail_edge: int | None
+        except OSError as error:
+            raise RefreshError(
+                FailureReason.DISK, f"cannot read the cached file ({error.strerror or error})"
+            ) from error
+        return cls(found.st_mtime, found.st_size, digest.hexdigest())
 
 
 class Refresher:
@@ -83,95 +86,78 @@ class Refresher:
 
     def refresh(
         self,
-        key: str,
+        request: RefreshRequest,
         *,
-        force_refresh: bool,
-        check_for_updates: bool = False,
-        cancel: threading.Event | None = None,
+        cancel: Cancellation | None = None,
         progress: ProgressCallback | None = None,
-        thumbnail_edge: int | None = None,
         gate: DownloadGate | None = None,
     ) -> RefreshResult:
-        """Refresh the image identified by `key` (its URL, or `path:<rel>` for a scanned file).
+        """Refresh one image as `request.mode` says. A failed download is a result, with the
+        old file kept; only a bug raises, and the executor makes that a result too.
 
-        force_refresh: replace the cached file with a fresh unconditional download.
-        check_for_updates: ask the server with the recorded validators; 304 keeps the file.
-        Neither: download only if the file is missing.
-        thumbnail_edge: a new raster download's result carries a thumbnail this many pixels on
-        its longer side, made by the decode that validated it (see core.validation).
         gate: passed through right before the request and left as soon as the response has
         arrived: the caller's download slot (see core.download_slots).
         """
-        if force_refresh and check_for_updates:
-            raise ValueError("force_refresh and check_for_updates exclude each other")
-        log.info(
-            "refresh %s force_refresh=%s check_for_updates=%s",
-            key,
-            force_refresh,
-            check_for_updates,
-        )
+        mode = request.mode
+        key = request.key
+        log.info("refresh %s force_refresh=%s mode=%s", key, mode.force_refresh, mode.value)
         with self.storage.image_lock(key):
             entry = self.manifest.by_key(key)
             if entry is None:
                 return RefreshResult(
-                    key,
-                    DEFAULT_CATEGORY,
+                    request.entry.url,
+                    request.entry.category,
                     None,
                     Action.FAILED,
-                    force_refresh,
+                    mode,
                     error="not in the cache's manifest",
                     reason=FailureReason.NO_SOURCE,
                 )
             old_path = entry.path_in(self.storage.root)
-            replacing = force_refresh or check_for_updates
-            # Only a replacement needs the old bytes' real hash (same-bytes check, history).
-            before = FileState.read(old_path, known_sha256=None if replacing else entry.sha256)
-            if cancel is not None and cancel.is_set():
-                return self._finish(
-                    entry,
-                    before,
-                    force_refresh,
-                    check_for_updates,
-                    RefreshError(FailureReason.CANCELLED, "cancelled"),
-                )
-            if before is not None and not replacing:
-                log.info(
-                    "cached %s at %s, no request made (mtime %.6f)", key, old_path, before.mtime
-                )
-                return self._result(entry, Action.CACHED, force_refresh, before, before)
+            replacing = mode is not RefreshMode.MISSING
+            before: FileState | None = None
             try:
+                # Only a replacement needs the old bytes' real hash (same bytes, history).
+                before = FileState.read(old_path, known_sha256=None if replacing else entry.sha256)
+                if cancel is not None and cancel.is_set():
+                    raise RefreshError(FailureReason.CANCELLED, "cancelled")
+                if before is not None and not replacing:
+                    log.info(
+                        "cached %s at %s, no request made (mtime %.6f)",
+                        key,
+                        old_path,
+                        before.mtime,
+                    )
+                    return self._result(entry, Action.CACHED, mode, before, before)
                 return self._download(
                     entry,
                     before,
-                    force_refresh=force_refresh,
-                    check_for_updates=check_for_updates,
+                    request,
                     cancel=cancel,
                     progress=progress,
-                    thumbnail_edge=thumbnail_edge,
                     gate=gate,
                 )
             except RefreshError as error:
-                return self._finish(entry, before, force_refresh, check_for_updates, error)
+                return self._finish(entry, before, mode, error)
 
     def _download(
         self,
         entry: ImageEntry,
         before: FileState | None,
+        request: RefreshRequest,
         *,
-        force_refresh: bool,
-        check_for_updates: bool,
-        cancel: threading.Event | None,
+        cancel: Cancellation | None,
         progress: ProgressCallback | None,
-        thumbnail_edge: int | None,
         gate: DownloadGate | None,
     ) -> RefreshResult:
+        mode = request.mode
         if entry.url is None:
             raise RefreshError(
                 FailureReason.NO_SOURCE, "no source URL is known for this file (found on disk)"
             )
         validators = (
             Validators(entry.etag, entry.last_modified)
-            if check_for_updates and before is not None
+            if mode is RefreshMode.CHECK and before is not None
             else None
         )
         temp = self.storage.new_temp_path()
@@ -184,7 +170,7 @@ class Refresher:
                         fetched = self.http.fetch(
                             entry.url,
                             out,
-                            force_refresh=force_refresh,
+                            force_refresh=mode.force_refresh,
                             validators=validators,
                             cancel=cancel,
                             progress=progress,
@@ -201,17 +187,9 @@ class Refresher:
                 ) from error
             if fetched.not_modified:
                 updated = replace(entry, last_outcome=Action.UNCHANGED.value, last_error=None)
-                self._record(
-                    updated,
-                    before,
-                    before,
-                    force_refresh,
-                    check_for_updates,
-                    Action.UNCHANGED,
-                    None,
-                )
-                return self._result(updated, Action.UNCHANGED, force_refresh, before, before)
-            info = validate_image(temp, self.settings.max_pixels, thumbnail_edge)
+                self._record(updated, before, before, mode, Action.UNCHANGED, None)
+                return self._result(updated, Action.UNCHANGED, mode, before, before)
+            info = validate_image(temp, self.settings.max_pixels, request.thumbnail_edge)
             rel_path = naming.relative_path(entry.url, entry.category, info.format.extension)
             destination = self.storage.absolute(rel_path)
             old_path = entry.path_in(self.storage.root)
@@ -233,9 +211,9 @@ class Refresher:
             after = FileState(destination.stat().st_mtime, fetched.bytes_written, fetched.sha256)
         finally:
             temp.unlink(missing_ok=True)
-        if force_refresh:
+        if mode is RefreshMode.FORCE:
             action = Action.REFRESHED
-        elif check_for_updates and before is not None:
+        elif mode is RefreshMode.CHECK and before is not None:
             action = Action.UPDATED
         else:
             action = Action.DOWNLOADED
@@ -253,7 +231,7 @@ class Refresher:
             last_outcome=action.value,
             last_error=None,
         )
-        self._record(updated, before, after, force_refresh, check_for_updates, action, None)
+        self._record(updated, before, after, mode, action, None)
         log.info(
             "%s %s -> %s before_mtime=%s after_mtime=%.6f",
             action.value,
@@ -265,7 +243,7 @@ class Refresher:
         return self._result(
             updated,
             action,
-            force_refresh,
+            mode,
             before,
             after,
             fetched.bytes_written,
@@ -278,8 +256,7 @@ class Refresher:
         self,
         entry: ImageEntry,
         before: FileState | None,
-        force_refresh: bool,
-        check_for_updates: bool,
+        mode: RefreshMode,
         error: RefreshError,
     ) -> RefreshResult:
         action = Action.CANCELLED if error.reason is FailureReason.CANCELLED else Action.FAILED
@@ -292,28 +269,24 @@ class Refresher:
             f" (mtime {before.mtime:.6f})" if before else " (there was none)",
         )
         updated = replace(entry, last_outcome=action.value, last_error=error.message)
-        self._record(
-            updated, before, before, force_refresh, check_for_updates, action, error.message
-        )
-        return self._result(updated, action, force_refresh, before, before, error=error)
+        self._record(updated, before, before, mode, action, error.message)
+        return self._result(updated, action, mode, before, before, error=error)
 
     def _record(
         self,
         entry: ImageEntry,
         before: FileState | None,
         after: FileState | None,
-        force_refresh: bool,
-        check_for_updates: bool,
+        mode: RefreshMode,
         action: Action,
         error: str | None,
     ) -> None:
-        mode = "force" if force_refresh else "check" if check_for_updates else "missing"
         self.manifest.record_refresh(
             entry,
             HistoryEntry(
                 at=time.time(),
-                mode=mode,
-                force_refresh=force_refresh,
+                mode=mode.value,
+                force_refresh=mode.force_refresh,
                 before_mtime=before.mtime if before else None,
                 after_mtime=after.mtime if after else None,
                 before_sha256=before.sha256 if before else None,
@@ -327,7 +300,7 @@ class Refresher:
         self,
         entry: ImageEntry,
         action: Action,
-        force_refresh: bool,
+        mode: RefreshMode,
         before: FileState | None,
         after: FileState | None,
         bytes_downloaded: int = 0,
@@ -341,7 +314,7 @@ class Refresher:
             category=entry.category,
             path=entry.path_in(self.storage.root),
             action=action,
-            force_refresh=force_refresh,
+            mode=mode,
             before_mtime=before.mtime if before else None,
             after_mtime=after.mtime if after else None,
             before_size=before.size if before else None,

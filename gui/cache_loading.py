@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.cache import ImageCache
+from core.executor import Backend
 from core.models import ImageEntry
-from core.settings import RefreshSettings, worker_process_count
+from core.settings import RefreshSettings
 from gui.rows import FileFacts, ImageRow
 
 WORKER_NICENESS = 5
@@ -32,16 +33,12 @@ def stat_row(cache: ImageCache, entry: ImageEntry) -> ImageRow:
 
 
 def load_cache(folder: Path, settings: RefreshSettings) -> LoadedCache:
-    cache = ImageCache(folder, settings).open()
-    return LoadedCache(cache, [stat_row(cache, entry) for entry in cache.entries()])
-
-
-def start_workers(cache: ImageCache) -> None:
     """Refreshes run in worker processes: the GUI thread shares no GIL with downloads and
-    decoding, and the workers, below the window's CPU priority, never slow its painting.
-    Started once the rows are shown, so neither the first screen nor the first refresh waits.
-    """
-    cache.use_worker_processes(worker_process_count(), niceness=WORKER_NICENESS)
+    decoding, and the workers, below the window's CPU priority, never slow its painting. They
+    start once the rows are shown (`ImageCache.start`), so neither the first screen nor the
+    first refresh waits for them."""
+    cache = ImageCache(folder, settings, backend=Backend.PROCESSES, niceness=WORKER_NICENESS).open()
+    return LoadedCache(cache, [stat_row(cache, entry) for entry in cache.entries()])
 
 
 def add_urls(cache: ImageCache, urls: list[str], category: str) -> list[ImageRow]:

@@ -13,7 +13,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QSize,
     Qt,
-    QThreadPool,
     QTimer,
     QUrl,
     Signal,
@@ -50,11 +49,10 @@ from PySide6.QtWidgets import (
 
 from core.cache import ImageCache
 from core.logging_setup import CORE_LOGGER
-from core.models import ImageEntry, RefreshResult
+from core.models import ImageEntry, RefreshMode, RefreshResult
 from gui import cache_loading
 from gui.actions import Actions
 from gui.app_settings import AppSettings, Preferences
-from gui.background import BackgroundRunner
 from gui.details_pane import DetailsPane
 from gui.dialogs import AddUrlsDialog, PreferencesDialog, show_about, urls_in
 from gui.filter_proxy import ImageFilterProxy
@@ -65,6 +63,7 @@ from gui.log_pane import LogDock
 from gui.refresh_controller import BatchProgress, RefreshController
 from gui.rows import ImageRow, RowState
 from gui.table_header import RowSelectionHeader
+from gui.tasks import TaskRunner
 from gui.thumbnails import TABLE_EDGE, ThumbnailLoader, thumbnail_image
 
 log = logging.getLogger("core.gui")
@@ -89,11 +88,9 @@ class MainWindow(QMainWindow):
         self.preferences: Preferences = self.app_settings.load()
         self.cache: ImageCache | None = None
 
-        self._io_pool = QThreadPool(self)
-        self._io_pool.setMaxThreadCount(1)  # manifest reads and writes, one at a time
-        self.background = BackgroundRunner(self._io_pool, self)
+        self.background = TaskRunner(1, self)  # manifest reads and writes, one at a time
         self.thumbnails = ThumbnailLoader(self)
-        self.controller = RefreshController(self.preferences.jobs, self)
+        self.controller = RefreshController(self)
         self.model = ImageTableModel(self.thumbnails, self)
         self.proxy = ImageFilterProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -361,7 +358,7 @@ class MainWindow(QMainWindow):
         # the collector looks only at objects made since.
         gc.freeze()
         self.background.run(
-            functools.partial(cache_loading.start_workers, loaded.cache),
+            loaded.cache.start,
             lambda _none: None,
             functools.partial(log.warning, "cannot start the refresh workers: %s"),
         )
@@ -459,10 +456,8 @@ class MainWindow(QMainWindow):
             return []
         busy = self.controller.running_keys()
         self.model.set_state([e.key for e in entries if e.key not in busy], RowState.QUEUED)
-        self.cache.set_download_limit(self.preferences.jobs)
-        self.controller.set_concurrency(self.preferences.jobs)
         queued = self.controller.start(
-            self.cache, entries, force_refresh=force_refresh, check_for_updates=check
+            self.cache, entries, RefreshMode.from_flags(force_refresh, check)
         )
         self._update_actions()
         return queued
@@ -714,7 +709,7 @@ class MainWindow(QMainWindow):
         self.controller.cancel()
         self.controller.wait_for_done()
         self.thumbnails.shutdown()
-        self._io_pool.waitForDone()
+        self.background.wait_for_done()
         self.app_settings.save_window_state(
             self.saveGeometry(), self.saveState(), self.splitter.saveState()
         )

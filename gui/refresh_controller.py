@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,13 +9,17 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 from core.cache import ImageCache
-from core.models import Action, ImageEntry, RefreshResult
+from core.cancellation import Cancellation
+from core.models import Action, ImageEntry, RefreshMode, RefreshRequest, RefreshResult
 from core.settings import finishing_thread_count
 from gui.refresh_jobs import RefreshJob
 
 # Jobs made per turn of the event loop: a batch of 1,000 fills the pool over a few turns, and
 # painting and input in between wait for no more than a few of them.
 JOBS_PER_TURN = 4
+# A job's thread only hands its request to the cache's executor (which may start the worker
+# processes the first time): two are enough, and never one per download.
+SUBMITTING_THREADS = 2
 
 
 @dataclass
@@ -31,20 +34,13 @@ class BatchProgress:
         return self.done >= self.total
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
-    cache: ImageCache
-    entry: ImageEntry
-    force_refresh: bool
-    check_for_updates: bool
-
-
 class RefreshController(QObject):
     """Starts jobs, relays their signals, counts the batch, cancels and drains cleanly.
 
-    Requests wait in a queue and become jobs only when the pool can take them (twice its thread
-    count in flight), so refreshing 1,000 images costs the GUI thread one cheap call, and
-    cancelling drops the waiting ones without having built them.
+    Requests wait in a queue and become jobs only when the cache's executor can take them
+    (twice its threads in flight), so refreshing 1,000 images costs the GUI thread one cheap
+    call, and cancelling drops the waiting ones without having built them. A job only hands its
+    request over, so the pool's few threads are never held by a running download.
     """
 
     job_started = Signal(str)
@@ -54,20 +50,16 @@ class RefreshController(QObject):
     batch_changed = Signal(object)  # BatchProgress
     batch_finished = Signal(object)  # BatchProgress
 
-    def __init__(self, jobs: int, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
-        self.set_concurrency(jobs)
-        self._waiting: deque[_Request] = deque()
+        self._pool.setMaxThreadCount(SUBMITTING_THREADS)
+        self._cache: ImageCache | None = None
+        self._waiting: deque[RefreshRequest] = deque()
         self._waiting_keys: set[str] = set()
         self._jobs: dict[str, RefreshJob] = {}
-        self._cancel = threading.Event()
+        self._cancel = Cancellation()
         self._batch = BatchProgress()
-
-    def set_concurrency(self, jobs: int) -> None:
-        """`jobs` downloads at once (the cache's slots), plus threads for the refreshes whose
-        body has arrived and is being checked and installed."""
-        self._pool.setMaxThreadCount(jobs + finishing_thread_count())
 
     def is_running(self) -> bool:
         return bool(self._jobs or self._waiting)
@@ -80,20 +72,19 @@ class RefreshController(QObject):
         self,
         cache: ImageCache,
         entries: Iterable[ImageEntry],
-        *,
-        force_refresh: bool,
-        check_for_updates: bool = False,
+        mode: RefreshMode,
     ) -> list[str]:
         """Queue one refresh per entry not already queued or running; return the keys queued."""
         if not self.is_running():
-            self._cancel = threading.Event()
+            self._cancel = Cancellation()
             self._batch = BatchProgress()
+        self._cache = cache
         busy = self.running_keys()
         queued = []
         for entry in entries:
             if entry.key not in busy:
                 busy.add(entry.key)
-                self._waiting.append(_Request(cache, entry, force_refresh, check_for_updates))
+                self._waiting.append(RefreshRequest(entry, mode))
                 queued.append(entry.key)
         self._waiting_keys.update(queued)
         self._batch.total += len(queued)
@@ -108,7 +99,7 @@ class RefreshController(QObject):
         if not self.is_running():
             return
         self._cancel.set()
-        dropped = [request.entry.key for request in self._waiting]
+        dropped = [request.key for request in self._waiting]
         self._waiting.clear()
         self._waiting_keys.clear()
         for key, job in list(self._jobs.items()):
@@ -125,24 +116,26 @@ class RefreshController(QObject):
         return self._pool.waitForDone(timeout_ms)
 
     def _start_waiting(self) -> None:
-        in_flight = 2 * self._pool.maxThreadCount()
+        if self._cache is None:
+            return
+        in_flight = 2 * (self._cache.settings.jobs + finishing_thread_count())
         for _ in range(JOBS_PER_TURN):
             if not self._waiting or len(self._jobs) >= in_flight:
                 return
             request = self._waiting.popleft()
-            self._waiting_keys.discard(request.entry.key)
+            self._waiting_keys.discard(request.key)
             job = RefreshJob(
-                request.cache,
+                self._cache,
                 request.entry,
                 force_refresh=request.force_refresh,
-                check_for_updates=request.check_for_updates,
+                check=request.mode is RefreshMode.CHECK,
                 cancel=self._cancel,
             )
             job.setAutoDelete(False)  # the registry owns it until it reports
             job.signals.started.connect(self.job_started)
             job.signals.progress.connect(self.job_progress)
             job.signals.finished.connect(self._on_finished)
-            self._jobs[request.entry.key] = job
+            self._jobs[request.key] = job
             self._pool.start(job)
         if self._waiting and len(self._jobs) < in_flight:
             QTimer.singleShot(0, self, self._start_waiting)  # the rest after pending events

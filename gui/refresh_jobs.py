@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
+from concurrent.futures import Future
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from core.cache import ImageCache
-from core.models import ImageEntry
+from core.cancellation import Cancellation
+from core.models import ImageEntry, RefreshMode, RefreshRequest, RefreshResult
 from gui.thumbnails import TABLE_EDGE
-
-log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.1
 
@@ -26,7 +24,9 @@ class RefreshSignals(QObject):
 class RefreshJob(QRunnable):
     """Refreshes one image through the core and reports through `signals`; never touches widgets.
 
-    `force_refresh` is a plain value fixed at construction and passed as-is to the core.
+    `force_refresh` is a plain value fixed at construction and passed as-is to the core. The
+    job hands its request to the cache's executor and returns: its pool thread is not held while
+    the download runs, and the result is reported from the executor's thread the moment it ends.
     """
 
     def __init__(
@@ -35,37 +35,29 @@ class RefreshJob(QRunnable):
         entry: ImageEntry,
         *,
         force_refresh: bool,
-        check_for_updates: bool,
-        cancel: threading.Event,
+        check: bool = False,
+        cancel: Cancellation,
     ) -> None:
         super().__init__()
         self.cache = cache
-        self.entry = entry
         self.force_refresh = force_refresh
-        self.check_for_updates = check_for_updates
+        self.request = RefreshRequest(
+            entry, RefreshMode.from_flags(force_refresh, check), thumbnail_edge=TABLE_EDGE
+        )
         self.cancel = cancel
         self.signals = RefreshSignals()
         self._last_progress = 0.0
 
     def run(self) -> None:
-        key = self.entry.key
-        self.signals.started.emit(key)
-        try:
-            result = self.cache.refresh(
-                self.entry,
-                force_refresh=self.force_refresh,
-                check_for_updates=self.check_for_updates,
-                cancel=self.cancel,
-                progress=self._report_progress,
-                thumbnail_edge=TABLE_EDGE,
-            )
-        except Exception as error:  # a bug or a broken manifest: report it on the row
-            log.exception("refresh of %s failed unexpectedly", key)
-            result = self.cache.unexpected_failure(key, self.force_refresh, error, self.entry)
-        self.signals.finished.emit(key, result)
+        self.signals.started.emit(self.request.key)
+        future = self.cache.submit(self.request, cancel=self.cancel, progress=self._report_progress)
+        future.add_done_callback(self._report_result)
+
+    def _report_result(self, future: Future[RefreshResult]) -> None:
+        self.signals.finished.emit(self.request.key, future.result())
 
     def _report_progress(self, received: int, _total: int | None) -> None:
         now = time.monotonic()
         if now - self._last_progress >= PROGRESS_INTERVAL:
             self._last_progress = now
-            self.signals.progress.emit(self.entry.key, received)
+            self.signals.progress.emit(self.request.key, received)

@@ -7,15 +7,17 @@ can hand over the thumbnail its validation already made (`insert`), so that file
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict, deque
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
 
 from core.models import Thumbnail
 from core.validation import make_thumbnail
+from gui.tasks import TaskRunner
 
 ThumbnailKey = tuple[str, float, int, int]
 
@@ -53,21 +55,6 @@ def thumbnail_image(thumbnail: Thumbnail) -> QImage:
     return qimage.copy()  # QImage only borrows the bytes
 
 
-class _DecodeSignals(QObject):
-    decoded = Signal(object, QImage)
-
-
-class _DecodeJob(QRunnable):
-    def __init__(self, key: ThumbnailKey) -> None:
-        super().__init__()
-        self.key = key
-        self.signals = _DecodeSignals()
-
-    def run(self) -> None:
-        path, _mtime, _size, edge = self.key
-        self.signals.decoded.emit(self.key, decode_thumbnail(Path(path), edge))
-
-
 class ThumbnailLoader(QObject):
     """Hands out cached thumbnails or placeholders, and decodes missing ones in the background."""
 
@@ -77,12 +64,11 @@ class ThumbnailLoader(QObject):
         self, parent: QObject | None = None, capacity: int = 1500, threads: int = 2
     ) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
+        self._decoder = TaskRunner(threads, self)
         self._cache: OrderedDict[ThumbnailKey, QPixmap] = OrderedDict()
         self._capacity = capacity
         self._pending: deque[ThumbnailKey] = deque()
-        self._running: dict[ThumbnailKey, _DecodeJob] = {}
+        self._running: set[ThumbnailKey] = set()
         self._failed: set[ThumbnailKey] = set()
         self._placeholders: dict[int, QPixmap] = {}
 
@@ -112,13 +98,15 @@ class ThumbnailLoader(QObject):
         self._start_next()
 
     def _start_next(self) -> None:
-        while self._pending and len(self._running) < self._pool.maxThreadCount():
+        while self._pending and len(self._running) < self._decoder.max_threads():
             key = self._pending.pop()
-            job = _DecodeJob(key)
-            job.setAutoDelete(False)
-            job.signals.decoded.connect(self._on_decoded)
-            self._running[key] = job
-            self._pool.start(job)
+            path, _mtime, _size, edge = key
+            self._running.add(key)
+            self._decoder.run(
+                functools.partial(decode_thumbnail, Path(path), edge),
+                functools.partial(self._on_decoded, key),
+                functools.partial(self._on_decode_failed, key),
+            )
 
     def insert(self, key: ThumbnailKey, image: QImage) -> None:
         """Cache a thumbnail made elsewhere (by a refresh's validation), so none is decoded."""
@@ -130,9 +118,11 @@ class ThumbnailLoader(QObject):
         self._store(key, image)
         self.ready.emit(key)
 
-    @Slot(object, QImage)
+    def _on_decode_failed(self, key: ThumbnailKey, _message: str) -> None:
+        self._on_decoded(key, QImage())  # shown as broken, as an undecodable file is
+
     def _on_decoded(self, key: ThumbnailKey, image: QImage) -> None:
-        self._running.pop(key, None)
+        self._running.discard(key)
         if image.isNull():
             self._failed.add(key)
         else:
@@ -169,4 +159,4 @@ class ThumbnailLoader(QObject):
 
     def shutdown(self) -> None:
         self._pending.clear()
-        self._pool.waitForDone()
+        self._decoder.wait_for_done()

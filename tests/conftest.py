@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from core.cache import ImageCache
+from core.executor import Backend
 from core.settings import RefreshSettings
 from tests.server import LoopbackServer, serve
 
@@ -23,12 +23,35 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
 
 
+class _UnexpectedWarnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture(autouse=True)
-def _private_qsettings(tmp_path: Path) -> None:
-    """Qt reads the XDG config folder once per process: point QSettings at this test's folder."""
-    folder = str(tmp_path / "qsettings")
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
+def logfail(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A WARNING record a test did not expect fails it (as qutebrowser's logfail does).
+
+    A test expects warnings when it reads the log (`caplog`, `core_log`) or is marked
+    `warnings_expected`.
+    """
+    expected = request.node.get_closest_marker("warnings_expected") is not None or bool(
+        {"caplog", "core_log"} & set(request.fixturenames)
+    )
+    handler = _UnexpectedWarnings()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    if handler.records and not expected:
+        lines = "\n".join(f"{r.levelname} {r.name}: {r.getMessage()}" for r in handler.records)
+        pytest.fail(f"unexpected WARNING records:\n{lines}", pytrace=False)
 
 
 @pytest.fixture
@@ -53,17 +76,22 @@ def cache(cache_dir: Path, fast_settings: RefreshSettings) -> Iterator[ImageCach
         yield opened
 
 
-@pytest.fixture(params=["in-process", "in-a-worker-process"])
+@pytest.fixture(params=[Backend.THREADS, Backend.PROCESSES], ids=lambda backend: backend.value)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Every promise holds whichever backend runs the refreshes."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
 def make_cache(
-    request: pytest.FixtureRequest, cache_dir: Path, fast_settings: RefreshSettings
+    backend: Backend, cache_dir: Path, fast_settings: RefreshSettings
 ) -> Iterator[Callable[..., ImageCache]]:
-    """Every promise holds whether the refresh runs in the caller or in a worker process."""
+    """Opens the test's cache on each backend, with settings changed as asked."""
     opened: list[ImageCache] = []
 
     def make(**overrides: Any) -> ImageCache:
-        cache = ImageCache(cache_dir, dataclasses.replace(fast_settings, **overrides)).open()
-        if request.param == "in-a-worker-process":
-            cache.use_worker_processes(1)
+        settings = dataclasses.replace(fast_settings, **overrides)
+        cache = ImageCache(cache_dir, settings, backend=backend).open()
         opened.append(cache)
         return cache
 

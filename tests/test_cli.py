@@ -491,6 +491,7 @@ def test_verbose_shows_log_records_with_the_force_refresh_value(
 # --- list ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.warnings_expected  # failed refreshes log a WARNING
 def test_list_shows_files_and_missing_ones(
     server: LoopbackServer, cache_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from core.cache import ImageCache
-from core.models import Action, RefreshResult
+from core.models import Action, RefreshMode, RefreshResult
 from core.settings import RefreshSettings
 from core.storage import STATE_DIR_NAME
 from tests.server import LoopbackServer, Responder
@@ -143,7 +143,7 @@ def populate(
     urls = {server.route(path, responder): path for path in paths}
     with ImageCache(cache_dir, settings) as cache:
         results = list(
-            cache.refresh_many(cache.add_urls(list(urls), "events"), force_refresh=False)
+            cache.refresh_many(cache.add_urls(list(urls), "events"), RefreshMode.MISSING)
         )
     assert all(r.action is Action.DOWNLOADED for r in results), [r.error for r in results]
     files = {urls[r.url]: r.path for r in results if r.url and r.path}
@@ -172,14 +172,14 @@ def test_two_threads_force_refreshing_one_image_take_turns(
     images = VersionedImages(stall=0.25)
     url = server.route("/slow.jpg", images)
     (entry,) = cache.add_urls([url], "events")
-    first = cache.refresh(entry, force_refresh=False)
+    first = cache.refresh(entry, RefreshMode.MISSING)
     assert first.action is Action.DOWNLOADED and first.path is not None
     start = threading.Barrier(2)
     results: list[RefreshResult] = []
 
     def force() -> None:
         start.wait()
-        results.append(cache.refresh(entry, force_refresh=True))
+        results.append(cache.refresh(entry, RefreshMode.FORCE))
 
     threads = [threading.Thread(target=force) for _ in range(2)]
     for thread in threads:

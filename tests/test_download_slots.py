@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from core.cache import ImageCache
+from core.cancellation import Cancellation
 from core.download_slots import DownloadSlots
-from core.models import Action, RefreshResult
+from core.executor import Backend
+from core.models import Action, RefreshMode, RefreshRequest, RefreshResult
 from core.settings import RefreshSettings, finishing_thread_count
 from tests.server import LoopbackServer, Responder, image, jpeg_bytes, stall
 from tests.test_cli import backdate
@@ -57,27 +59,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return True
 
 
-@pytest.mark.parametrize(
-    ("jobs", "changed_to", "count"),
-    [(3, None, 12), (4, 1, 6)],  # jobs as set; a limit changed between batches
-)
+@pytest.mark.parametrize(("jobs", "count"), [(3, 12), (1, 6)])
 def test_jobs_is_the_number_of_downloads_at_once(
-    server: LoopbackServer,
-    make_cache: Callable[..., ImageCache],
-    jobs: int,
-    changed_to: int | None,
-    count: int,
+    server: LoopbackServer, make_cache: Callable[..., ImageCache], jobs: int, count: int
 ) -> None:
     meter = ConcurrencyMeter(delay=0.15)
     cache = make_cache(jobs=jobs)
     add_images(server, cache, count, meter)
 
-    if changed_to is not None:
-        cache.set_download_limit(changed_to)
-    results = list(cache.refresh_many(cache.entries(), force_refresh=True))
+    results = list(cache.refresh_many(cache.entries(), RefreshMode.FORCE))
 
     assert [r.action for r in results] == [Action.REFRESHED] * count
-    assert meter.most == (changed_to or jobs)
+    assert meter.most == jobs
 
 
 def test_a_refresh_gives_back_its_slot_before_its_download_is_stored(
@@ -92,7 +85,7 @@ def test_a_refresh_gives_back_its_slot_before_its_download_is_stored(
     blocker.execute("BEGIN IMMEDIATE")  # another program writing the manifest
     results: list[RefreshResult] = []
     batch = threading.Thread(
-        target=lambda: results.extend(cache.refresh_many(cache.entries(), force_refresh=True))
+        target=lambda: results.extend(cache.refresh_many(cache.entries(), RefreshMode.FORCE))
     )
     batch.start()
     try:
@@ -116,31 +109,22 @@ def test_a_cancel_reaches_a_refresh_waiting_for_a_slot(
     stalled_url = server.route("/stalled.jpg", image(BODY))
     waiting_url = server.route("/waiting.jpg", image(BODY))
     stalled, waiting = cache.add_urls([stalled_url, waiting_url], "events")
-    paths = [cache.refresh(e, force_refresh=False).path for e in (stalled, waiting)]
+    paths = [cache.refresh(e, RefreshMode.MISSING).path for e in (stalled, waiting)]
     mtimes = [backdate(p) for p in paths if p is not None]
     server.route("/stalled.jpg", stall(BODY, after=100, seconds=30, started=started))
-    cancel = threading.Event()
-    results: dict[str, RefreshResult] = {}
+    cancel = Cancellation()
 
-    def refresh(key: str) -> None:
-        results[key] = cache.refresh_key(key, force_refresh=True, cancel=cancel)
-
-    threads = [threading.Thread(target=refresh, args=(url,)) for url in (stalled_url, waiting_url)]
-    threads[0].start()
+    first = cache.submit(RefreshRequest(stalled, RefreshMode.FORCE), cancel=cancel)
     assert started.wait(10)  # the stalled download holds the only slot
-    threads[1].start()
+    second = cache.submit(RefreshRequest(waiting, RefreshMode.FORCE), cancel=cancel)
     time.sleep(0.3)  # long enough for a request that was not held back to reach the server
     assert len(server.requests_for("/waiting.jpg")) == 1  # only the first, uncancelled fill
     cancelled_at = time.monotonic()
     cancel.set()
-    for thread in threads:
-        thread.join(10)
+    results = [first.result(timeout=10), second.result(timeout=10)]
 
-    assert time.monotonic() - cancelled_at < 2
-    assert {key: r.action for key, r in results.items()} == {
-        stalled_url: Action.CANCELLED,
-        waiting_url: Action.CANCELLED,
-    }
+    assert time.monotonic() - cancelled_at < 1
+    assert [r.action for r in results] == [Action.CANCELLED, Action.CANCELLED]
     assert len(server.requests_for("/waiting.jpg")) == 1
     for path, mtime in zip(paths, mtimes, strict=True):
         assert path is not None and path.read_bytes() == BODY and path.stat().st_mtime == mtime
@@ -150,7 +134,7 @@ def test_a_cancel_reaches_a_refresh_waiting_for_a_slot(
 def test_a_freed_slot_reaches_a_waiter_even_when_a_cancelled_one_was_woken(attempt: int) -> None:
     slots = DownloadSlots(1)
     assert slots.take(None)  # a download holds the only slot
-    cancel = threading.Event()
+    cancel = Cancellation()
     taken: dict[str, bool] = {}
     first = threading.Thread(target=lambda: taken.update(a=slots.take(cancel)))
     second = threading.Thread(target=lambda: taken.update(b=slots.take(None)))
@@ -166,99 +150,49 @@ def test_a_freed_slot_reaches_a_waiter_even_when_a_cancelled_one_was_woken(attem
     assert taken == {"a": False, "b": True}
 
 
-def test_worker_processes_share_the_download_limit_as_it_changes(
+def test_worker_processes_share_the_download_limit(
     server: LoopbackServer, cache_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="core")
-    with ImageCache(cache_dir, RefreshSettings(jobs=3)) as cache:
-        cache.use_worker_processes(2)
-        for limit in (3, 1, 4):  # shares of 2 + 1; one worker; a second again, 2 + 2
-            meter = ConcurrencyMeter(delay=0.15)
+    for limit in (3, 1):  # shares of 2 + 1 in two workers; one worker with the only slot
+        meter = ConcurrencyMeter(delay=0.15)
+        settings = RefreshSettings(jobs=limit)
+        with ImageCache(cache_dir, settings, backend=Backend.PROCESSES) as cache:
             add_images(server, cache, 12, meter)
-            cache.set_download_limit(limit)
             caplog.clear()
 
-            results = list(cache.refresh_many(cache.entries(), force_refresh=True))
+            results = list(cache.refresh_many(cache.entries(), RefreshMode.FORCE))
 
-            assert [r.action for r in results] == [Action.REFRESHED] * 12
-            assert meter.most == limit
-            refreshed_by = {
-                r.process for r in caplog.records if r.getMessage().startswith("refreshed ")
-            }
-            assert len(refreshed_by) == min(limit, 2) and os.getpid() not in refreshed_by
-
-
-def test_raising_the_limit_starts_no_process_until_the_next_refresh(
-    server: LoopbackServer, cache_dir: Path
-) -> None:
-    # The window raises the limit on its GUI thread, which must never wait for a process to start.
-    with ImageCache(cache_dir, RefreshSettings(jobs=1)) as cache:
-        cache.use_worker_processes(2)
-        assert cache._workers is not None and len(cache._workers.worker_pids()) == 1
-        add_images(server, cache, 4, ConcurrencyMeter(delay=0.0))
-
-        cache.set_download_limit(2)
-        assert len(cache._workers.worker_pids()) == 1
-        results = list(cache.refresh_many(cache.entries(), force_refresh=True))
-
-        assert [r.action for r in results] == [Action.REFRESHED] * 4
-        assert len(cache._workers.worker_pids()) == 2
+        assert [r.action for r in results] == [Action.REFRESHED] * 12
+        assert meter.most == limit
+        refreshed_by = {
+            r.process for r in caplog.records if r.getMessage().startswith("refreshed ")
+        }
+        assert len(refreshed_by) == min(limit, 2) and os.getpid() not in refreshed_by
 
 
-def test_raising_the_limit_during_a_batch_never_passes_it(
-    server: LoopbackServer, cache_dir: Path
-) -> None:
-    # A new worker takes a place of its own: no running worker's share shrinks meanwhile.
-    with ImageCache(cache_dir, RefreshSettings(jobs=1)) as cache:
-        cache.use_worker_processes(2)
-        meter = ConcurrencyMeter(delay=0.3)
-        add_images(server, cache, 12, meter)
-        results: list[RefreshResult] = []
-        batch = threading.Thread(
-            target=lambda: results.extend(cache.refresh_many(cache.entries(), force_refresh=True))
-        )
-        batch.start()
-        assert wait_until(lambda: meter.running == 1)
-        cache.set_download_limit(2)
-        batch.join(30)
-
-    assert [r.action for r in results] == [Action.REFRESHED] * 12
-    assert meter.most == 2
-
-
+@pytest.mark.warnings_expected  # a killed worker is logged as an ERROR
 def test_a_refresh_waiting_for_its_workers_slot_ends_at_once_when_the_worker_dies(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
-    with ImageCache(cache_dir, RefreshSettings(jobs=1, timeout=30)) as cache:
-        cache.use_worker_processes(2)  # one slot: one worker
+    settings = RefreshSettings(jobs=1, timeout=30)  # one slot: one worker
+    with ImageCache(cache_dir, settings, backend=Backend.PROCESSES) as cache:
         started = threading.Event()
         slow = server.route("/slow.jpg", stall(BODY, after=100, seconds=8, started=started))
         waiting = server.route("/waiting.jpg", image(BODY))
-        cache.add_urls([slow, waiting], "events")
-        results: dict[str, RefreshResult] = {}
-        threads = {
-            url: threading.Thread(
-                target=lambda url=url: results.update(
-                    {url: cache.refresh_key(url, force_refresh=True)}
-                )
-            )
-            for url in (slow, waiting)
-        }
-        threads[slow].start()
+        entries = cache.add_urls([slow, waiting], "events")
+        first = cache.submit(RefreshRequest(entries[0], RefreshMode.FORCE))
         assert started.wait(10)  # the stalled download holds the only slot
-        threads[waiting].start()
-        assert cache._workers is not None
-        (worker,) = cache._workers._workers
-        assert wait_until(lambda: len(worker.pending) == 2)  # the second waits for the slot
-        time.sleep(0.1)  # for the request the slot holds back, were it not held back
+        second = cache.submit(RefreshRequest(entries[1], RefreshMode.FORCE))
+        time.sleep(0.3)  # for the request the slot holds back, were it not held back
+        (worker,) = cache.worker_pids()
         killed_at = time.monotonic()
-        os.kill(worker.process.pid, signal.SIGKILL)
-        for thread in threads.values():
-            thread.join(10)
+        os.kill(worker, signal.SIGKILL)
+        results = [first.result(timeout=10), second.result(timeout=10)]
         answered_after = time.monotonic() - killed_at
 
-    for url in (slow, waiting):
-        assert results[url].action is Action.FAILED
-        assert "worker process stopped" in (results[url].error or "")
+    for result in results:
+        assert result.action is Action.FAILED
+        assert "worker process stopped" in (result.error or "")
     assert answered_after < 2  # not when the stalled download would have ended, 8 s later
     assert len(server.requests_for("/waiting.jpg")) == 0

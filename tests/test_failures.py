@@ -16,7 +16,6 @@ import random
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,9 @@ import pytest
 from PIL import Image
 
 from core.cache import ImageCache
+from core.cancellation import Cancellation
 from core.manifest import ManifestError
-from core.models import Action, FailureReason, ImageEntry, RefreshResult
+from core.models import Action, FailureReason, ImageEntry, RefreshMode, RefreshResult
 from core.storage import STATE_DIR_NAME, CacheDirError
 from tests.server import (
     LoopbackServer,
@@ -76,7 +76,7 @@ class Previous:
 def cache_good_image(server: LoopbackServer, cache: ImageCache, route: str = ROUTE) -> Previous:
     url = server.route(route, image(GOOD))
     (entry,) = cache.add_urls([url], "events")
-    first = cache.refresh(entry, force_refresh=False)
+    first = cache.refresh(entry, RefreshMode.MISSING)
     assert first.action is Action.DOWNLOADED, first.error
     assert first.path is not None and first.path.read_bytes() == GOOD
     stat = first.path.stat()
@@ -269,6 +269,7 @@ def cache(make_cache: Callable[..., ImageCache]) -> ImageCache:
     return make_cache()
 
 
+@pytest.mark.warnings_expected  # failed refreshes log a WARNING
 @pytest.mark.parametrize(
     "case", [pytest.param(case, id=name, marks=case.marks) for name, case in CASES.items()]
 )
@@ -279,7 +280,7 @@ def test_failed_force_refresh_keeps_the_previous_file(
     previous = cache_good_image(server, cache)
     server.route(ROUTE, case.responder(previous.url))
 
-    result = cache.refresh(previous.entry, force_refresh=True)
+    result = cache.refresh(previous.entry, RefreshMode.FORCE)
 
     assert_previous_kept(cache, previous, result, case.reason, case.words)
     if case.attempts is not None:
@@ -303,7 +304,7 @@ def test_transient_errors_are_retried_and_then_refresh(
     previous = cache_good_image(server, cache)
     server.route(ROUTE, sequence(transient, image(NEW)))
 
-    result = cache.refresh(previous.entry, force_refresh=True)
+    result = cache.refresh(previous.entry, RefreshMode.FORCE)
 
     assert result.action is Action.REFRESHED, result.error
     assert result.ok and result.error is None and result.reason is None
@@ -320,6 +321,7 @@ def test_transient_errors_are_retried_and_then_refresh(
     assert recorded.sha256 == hashlib.sha256(NEW).hexdigest()
 
 
+@pytest.mark.warnings_expected  # failed refreshes log a WARNING
 def test_unreachable_host_keeps_the_previous_file(cache: ImageCache) -> None:
     # A server of its own, closed after the first download: its port then refuses connections.
     servers = serve(LoopbackServer("127.0.0.1", 0))
@@ -327,7 +329,7 @@ def test_unreachable_host_keeps_the_previous_file(cache: ImageCache) -> None:
     try:
         url = gone.route(ROUTE, send(200, GOOD, "image/jpeg", {"Connection": "close"}))
         (entry,) = cache.add_urls([url], "events")
-        first = cache.refresh(entry, force_refresh=False)
+        first = cache.refresh(entry, RefreshMode.MISSING)
         assert first.action is Action.DOWNLOADED and first.path is not None
     finally:
         servers.close()
@@ -336,7 +338,7 @@ def test_unreachable_host_keeps_the_previous_file(cache: ImageCache) -> None:
     stat = first.path.stat()
     previous = Previous(url, entry, first.path, GOOD, stat.st_mtime_ns, stat.st_ino, 1)
 
-    result = cache.refresh(entry, force_refresh=True)
+    result = cache.refresh(entry, RefreshMode.FORCE)
 
     assert_previous_kept(
         cache, previous, result, FailureReason.NETWORK, ("refused", "could not connect")
@@ -348,10 +350,10 @@ def test_cancel_before_the_download_makes_no_request(
 ) -> None:
     previous = cache_good_image(server, cache)
     server.route(ROUTE, image(NEW))
-    cancel = threading.Event()
+    cancel = Cancellation()
     cancel.set()
 
-    result = cache.refresh(previous.entry, force_refresh=True, cancel=cancel)
+    result = cache.refresh(previous.entry, RefreshMode.FORCE, cancel=cancel)
 
     assert_previous_kept(
         cache, previous, result, FailureReason.CANCELLED, ("cancel",), Action.CANCELLED
@@ -365,11 +367,11 @@ def test_cancel_while_the_download_stalls_keeps_the_previous_file(
     # The timeout is longer than the stall: only the cancel can explain a cancelled result.
     cache = make_cache(timeout=10.0)
     previous = cache_good_image(server, cache)
-    cancel = threading.Event()
+    cancel = Cancellation()
     # The server sets the event itself once part of the body is on its way, then stalls.
     server.route(ROUTE, stall(BIG_BODY, after=1000, seconds=1.0, started=cancel))
 
-    result = cache.refresh(previous.entry, force_refresh=True, cancel=cancel)
+    result = cache.refresh(previous.entry, RefreshMode.FORCE, cancel=cancel)
 
     assert cancel.is_set()
     assert_previous_kept(
@@ -381,6 +383,7 @@ DISK_FULL_SCRIPT = """
 import json, resource, signal, sys
 from pathlib import Path
 from core.cache import ImageCache
+from core.models import RefreshMode
 from core.settings import RefreshSettings
 
 cache_dir, url, limit = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -388,13 +391,14 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 with ImageCache(cache_dir, RefreshSettings(retries=0, timeout=10)) as cache:
     entry = cache.manifest.by_url(url)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    result = cache.refresh(entry, force_refresh=True)
+    result = cache.refresh(entry, RefreshMode.FORCE)
     leftovers = [str(p) for p in cache.storage.temporaries()]
 print(json.dumps({"action": result.action.value, "reason": result.reason,
                   "error": result.error, "leftovers": leftovers}))
 """
 
 
+@pytest.mark.warnings_expected  # failed refreshes log a WARNING
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX only")
 def test_disk_write_failure_keeps_the_previous_file(
     server: LoopbackServer, cache: ImageCache, cache_dir: Path
@@ -455,7 +459,7 @@ def test_read_only_cache_folders_keep_the_previous_file(
     for folder in folders:
         folder.chmod(0o555)
     try:
-        result = cache.refresh(previous.entry, force_refresh=True)
+        result = cache.refresh(previous.entry, RefreshMode.FORCE)
     finally:
         for folder in folders:
             folder.chmod(0o755)
@@ -480,7 +484,7 @@ def test_corrupt_manifest_is_reported_and_images_are_untouched(
     with pytest.raises(ManifestError, match="images are untouched") as on_open:
         ImageCache(cache_dir).open()
     with pytest.raises(ManifestError, match="images are untouched"):
-        ImageCache(cache_dir).open().refresh(previous.entry, force_refresh=True)
+        ImageCache(cache_dir).open().refresh(previous.entry, RefreshMode.FORCE)
 
     assert str(manifest) in str(on_open.value)
     assert previous.path.read_bytes() == previous.content

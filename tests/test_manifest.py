@@ -15,7 +15,7 @@ import pytest
 
 from core.cache import ImageCache
 from core.manifest import SCHEMA_VERSION, Manifest, ManifestError
-from core.models import Action, FailureReason, HistoryEntry
+from core.models import Action, FailureReason, HistoryEntry, RefreshMode
 from core.settings import RefreshSettings
 from core.storage import STATE_DIR_NAME
 from tests.server import LoopbackServer, image, jpeg_bytes, png_bytes
@@ -43,7 +43,7 @@ def fill_cache(server: LoopbackServer, cache_dir: Path, settings: RefreshSetting
     face = server.route("/face.png", image(png_bytes(size=(40, 30)), "image/png"))
     with ImageCache(cache_dir, settings) as cache:
         entries = cache.add_urls([red, blue], "events") + cache.add_urls([face], "performers")
-        results = list(cache.refresh_many(entries, force_refresh=False))
+        results = list(cache.refresh_many(entries, RefreshMode.MISSING))
     assert [r.action for r in results] == [Action.DOWNLOADED] * 3
 
 
@@ -118,7 +118,7 @@ def test_missing_manifest_is_rebuilt_from_the_files_on_disk(
         assert by_name["blue"].content_type == "image/jpeg"
 
         # A file with no known source cannot be force-refreshed, and is kept.
-        result = cache.refresh(by_name["blue"], force_refresh=True)
+        result = cache.refresh(by_name["blue"], RefreshMode.FORCE)
         assert result.action is Action.FAILED and result.reason is FailureReason.NO_SOURCE
         assert snapshot(cache_dir) == before
 
@@ -187,7 +187,7 @@ def test_remove_deletes_the_row_its_history_and_the_file(
     keep_url = server.route("/keep.jpg", image(jpeg_bytes((0, 250, 0))))
     gone_url = server.route("/gone.jpg", image(jpeg_bytes((250, 0, 0))))
     results = list(
-        cache.refresh_many(cache.add_urls([keep_url, gone_url], "events"), force_refresh=False)
+        cache.refresh_many(cache.add_urls([keep_url, gone_url], "events"), RefreshMode.MISSING)
     )
     paths = {r.url: r.path for r in results}
     kept_path, gone_path = paths[keep_url], paths[gone_url]

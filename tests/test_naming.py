@@ -14,7 +14,7 @@ from PIL import Image
 
 from core.cache import ImageCache
 from core.http_client import check_url
-from core.models import Action
+from core.models import Action, RefreshMode
 from core.naming import (
     InvalidCategoryError,
     normalize_category,
@@ -339,7 +339,7 @@ def test_hostile_url_downloaded_from_a_server_lands_inside_the_cache(
     before = set(tmp_path.rglob("*"))
 
     (entry,) = cache.add_urls([url], "Events")
-    result = cache.refresh(entry, force_refresh=False)
+    result = cache.refresh(entry, RefreshMode.MISSING)
 
     assert result.action is Action.DOWNLOADED, result.error
     assert len(server.seen) == 1

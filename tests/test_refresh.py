@@ -12,7 +12,7 @@ from PIL import Image
 from core.cache import ImageCache
 from core.convenience import download_event_hero_image, download_performer_image
 from core.http_client import _proxies_for_origin
-from core.models import Action
+from core.models import Action, RefreshMode
 from tests.server import (
     LoopbackServer,
     conditional_image,
@@ -64,10 +64,10 @@ def test_force_refresh_makes_an_unconditional_request_even_if_file_exists(
 ) -> None:
     url = server.route("/a.jpg", image(jpeg_bytes(), etag='"v1"'))
     (entry,) = cache.add_urls([url], "events")
-    assert cache.refresh(entry, force_refresh=False).action is Action.DOWNLOADED
+    assert cache.refresh(entry, RefreshMode.MISSING).action is Action.DOWNLOADED
     assert len(server.requests_for("/a.jpg")) == 1
 
-    result = cache.refresh(entry, force_refresh=True)
+    result = cache.refresh(entry, RefreshMode.FORCE)
 
     assert result.action is Action.REFRESHED and result.force_refresh is True
     forced = server.requests_for("/a.jpg")
@@ -82,12 +82,12 @@ def test_without_force_a_cached_file_causes_no_request(
 ) -> None:
     url = server.route("/b.jpg", image(jpeg_bytes()))
     (entry,) = cache.add_urls([url], "events")
-    cache.refresh(entry, force_refresh=False)
+    cache.refresh(entry, RefreshMode.MISSING)
     path = cache.path_of(cache.manifest.by_url(url))  # type: ignore[arg-type]
     assert path is not None
     mtime = path.stat().st_mtime
 
-    result = cache.refresh(entry, force_refresh=False)
+    result = cache.refresh(entry, RefreshMode.MISSING)
 
     assert result.action is Action.CACHED
     assert len(server.requests_for("/b.jpg")) == 1
@@ -99,11 +99,11 @@ def test_missing_file_is_downloaded_again_without_force(
 ) -> None:
     url = server.route("/c.jpg", image(jpeg_bytes()))
     (entry,) = cache.add_urls([url], "events")
-    first = cache.refresh(entry, force_refresh=False)
+    first = cache.refresh(entry, RefreshMode.MISSING)
     assert first.path is not None
     first.path.unlink()
 
-    again = cache.refresh(entry, force_refresh=False)
+    again = cache.refresh(entry, RefreshMode.MISSING)
 
     assert again.action is Action.DOWNLOADED and again.path is not None and again.path.exists()
 
@@ -113,11 +113,11 @@ def test_check_sends_validators_and_304_touches_nothing(
 ) -> None:
     url = server.route("/d.jpg", conditional_image(jpeg_bytes(), etag='"abc"'))
     (entry,) = cache.add_urls([url], "venues")
-    first = cache.refresh(entry, force_refresh=False)
+    first = cache.refresh(entry, RefreshMode.MISSING)
     assert first.path is not None
     mtime, content = first.path.stat().st_mtime, first.path.read_bytes()
 
-    result = cache.refresh(entry, force_refresh=False, check_for_updates=True)
+    result = cache.refresh(entry, RefreshMode.CHECK)
 
     assert result.action is Action.UNCHANGED
     sent = {k.lower(): v for k, v in server.requests_for("/d.jpg")[1].headers.items()}
@@ -134,9 +134,9 @@ def test_check_replaces_a_changed_image(server: LoopbackServer, cache: ImageCach
         ),
     )
     (entry,) = cache.add_urls([url], "venues")
-    first = cache.refresh(entry, force_refresh=False)
+    first = cache.refresh(entry, RefreshMode.MISSING)
 
-    result = cache.refresh(entry, force_refresh=False, check_for_updates=True)
+    result = cache.refresh(entry, RefreshMode.CHECK)
 
     assert result.action is Action.UPDATED
     assert result.after_mtime is not None and first.after_mtime is not None
@@ -149,10 +149,10 @@ def test_extension_follows_the_real_content_type(server: LoopbackServer, cache: 
         "/photo.jpg", sequence(image(jpeg_bytes()), image(png_bytes(), "image/jpeg"))
     )
     (entry,) = cache.add_urls([url], "events")
-    first = cache.refresh(entry, force_refresh=False)
+    first = cache.refresh(entry, RefreshMode.MISSING)
     assert first.path is not None and first.path.suffix == ".jpg"
 
-    second = cache.refresh(entry, force_refresh=True)
+    second = cache.refresh(entry, RefreshMode.FORCE)
 
     assert second.path is not None and second.path.suffix == ".png"
     assert second.path.exists() and not first.path.exists()
@@ -161,8 +161,8 @@ def test_extension_follows_the_real_content_type(server: LoopbackServer, cache: 
 def test_history_records_each_refresh(server: LoopbackServer, cache: ImageCache) -> None:
     url = server.route("/f.jpg", image(jpeg_bytes()))
     (entry,) = cache.add_urls([url], "events")
-    cache.refresh(entry, force_refresh=False)
-    cache.refresh(entry, force_refresh=True)
+    cache.refresh(entry, RefreshMode.MISSING)
+    cache.refresh(entry, RefreshMode.FORCE)
 
     history = cache.history(entry)
 
@@ -177,8 +177,8 @@ def test_history_records_each_refresh(server: LoopbackServer, cache: ImageCache)
 def test_same_bytes_result_is_flagged(server: LoopbackServer, cache: ImageCache) -> None:
     url = server.route("/g.jpg", image(jpeg_bytes()))
     (entry,) = cache.add_urls([url], "events")
-    cache.refresh(entry, force_refresh=False)
-    result = cache.refresh(entry, force_refresh=True)
+    cache.refresh(entry, RefreshMode.MISSING)
+    result = cache.refresh(entry, RefreshMode.FORCE)
     assert result.same_bytes
 
 
@@ -187,9 +187,9 @@ def test_refresh_logs_flag_even_when_nothing_is_downloaded(
 ) -> None:
     url = server.route("/h.jpg", image(jpeg_bytes()))
     (entry,) = cache.add_urls([url], "events")
-    cache.refresh(entry, force_refresh=False)
+    cache.refresh(entry, RefreshMode.MISSING)
     core_log.clear()
-    cache.refresh(entry, force_refresh=False)
+    cache.refresh(entry, RefreshMode.MISSING)
     assert any("force_refresh=False" in r.getMessage() for r in core_log.records)
     assert all(r.levelno == logging.INFO for r in core_log.records)
 
@@ -207,7 +207,7 @@ def test_proxies_from_the_environment_are_used_unless_no_proxy_says_otherwise(
         _proxies_for_origin.cache_clear()
         (entry,) = cache.add_urls([url], "events")
 
-        through_proxy = cache.refresh(entry, force_refresh=True)
+        through_proxy = cache.refresh(entry, RefreshMode.FORCE)
 
         assert through_proxy.ok
         assert [r.path for r in proxy.seen] == [url]
@@ -215,7 +215,7 @@ def test_proxies_from_the_environment_are_used_unless_no_proxy_says_otherwise(
 
         monkeypatch.setenv("no_proxy", "127.0.0.1")
         _proxies_for_origin.cache_clear()
-        direct = cache.refresh(entry, force_refresh=True)
+        direct = cache.refresh(entry, RefreshMode.FORCE)
 
         assert direct.ok
         assert len(server.requests_for("/proxied.jpg")) == 1
@@ -239,7 +239,7 @@ def test_progress_is_reported_for_a_slow_download_only(
     for name, entry in (("slow", slow), ("quick", quick)):
         result = cache.refresh(
             entry,
-            force_refresh=True,
+            RefreshMode.FORCE,
             progress=lambda received, total, name=name: reports[name].append((received, total)),
         )
         assert result.action is Action.REFRESHED and result.path is not None

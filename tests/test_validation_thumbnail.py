@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from core.cache import ImageCache
-from core.models import Action, RefreshResult, Thumbnail
+from core.models import Action, RefreshMode, RefreshResult, Thumbnail
 from core.validation import validate_image
 from tests.server import LoopbackServer, conditional_image, image, jpeg_bytes, send, sequence
 
@@ -69,9 +69,9 @@ def test_force_refresh_returns_the_thumbnail_the_window_would_decode(
     body = encoded(picture(size), "JPEG", quality=85)
     url = server.route("/events/poster.jpg", image(body))
     (entry,) = cache.add_urls([url], "events")
-    assert cache.refresh(entry, force_refresh=False).thumbnail is None
+    assert cache.refresh(entry, RefreshMode.MISSING).thumbnail is None
 
-    result = cache.refresh(entry, force_refresh=True, thumbnail_edge=EDGE)
+    result = cache.refresh(entry, RefreshMode.FORCE, thumbnail_edge=EDGE)
 
     assert result.action is Action.REFRESHED and result.path is not None
     assert result.thumbnail is not None
@@ -88,7 +88,7 @@ def test_png_thumbnail_is_exactly_the_windows(server: LoopbackServer, cache: Ima
     url = server.route("/events/chart.png", image(encoded(picture((500, 400)), "PNG"), "image/png"))
     (entry,) = cache.add_urls([url], "events")
 
-    result = cache.refresh(entry, force_refresh=True, thumbnail_edge=EDGE)
+    result = cache.refresh(entry, RefreshMode.FORCE, thumbnail_edge=EDGE)
 
     assert result.thumbnail is not None and result.path is not None
     assert as_image(result.thumbnail).tobytes() == window_thumbnail(result.path, EDGE).tobytes()
@@ -127,11 +127,12 @@ def test_without_a_thumbnail_edge_there_is_no_thumbnail(
     url = server.route("/events/a.jpg", image(jpeg_bytes()))
     (entry,) = cache.add_urls([url], "events")
 
-    result = cache.refresh(entry, force_refresh=True)
+    result = cache.refresh(entry, RefreshMode.FORCE)
 
     assert result.action is Action.REFRESHED and result.thumbnail is None
 
 
+@pytest.mark.warnings_expected  # failed refreshes log a WARNING
 def test_failed_unchanged_and_cached_results_carry_no_thumbnail(
     server: LoopbackServer, cache: ImageCache
 ) -> None:
@@ -142,13 +143,11 @@ def test_failed_unchanged_and_cached_results_carry_no_thumbnail(
     )
     good_entry, bad_entry = cache.add_urls([good, bad], "events")
     for entry in (good_entry, bad_entry):
-        assert cache.refresh(entry, force_refresh=False, thumbnail_edge=EDGE).thumbnail is not None
+        assert cache.refresh(entry, RefreshMode.MISSING, thumbnail_edge=EDGE).thumbnail is not None
 
-    failed = cache.refresh(bad_entry, force_refresh=True, thumbnail_edge=EDGE)
-    unchanged = cache.refresh(
-        good_entry, force_refresh=False, check_for_updates=True, thumbnail_edge=EDGE
-    )
-    cached = cache.refresh(good_entry, force_refresh=False, thumbnail_edge=EDGE)
+    failed = cache.refresh(bad_entry, RefreshMode.FORCE, thumbnail_edge=EDGE)
+    unchanged = cache.refresh(good_entry, RefreshMode.CHECK, thumbnail_edge=EDGE)
+    cached = cache.refresh(good_entry, RefreshMode.MISSING, thumbnail_edge=EDGE)
 
     assert failed.action is Action.FAILED and failed.thumbnail is None
     assert unchanged.action is Action.UNCHANGED and unchanged.thumbnail is None
@@ -169,7 +168,7 @@ def test_a_result_with_a_thumbnail_survives_pickling(
 ) -> None:
     url = server.route("/events/a.jpg", image(jpeg_bytes()))
     (entry,) = cache.add_urls([url], "events")
-    result = cache.refresh(entry, force_refresh=False, thumbnail_edge=EDGE)
+    result = cache.refresh(entry, RefreshMode.MISSING, thumbnail_edge=EDGE)
     assert result.thumbnail is not None
 
     copy = pickle.loads(pickle.dumps(result))

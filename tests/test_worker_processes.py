@@ -14,7 +14,8 @@ import pytest
 
 from core import cli
 from core.cache import ImageCache
-from core.models import Action, FailureReason, RefreshResult
+from core.executor import Backend
+from core.models import Action, FailureReason, RefreshMode, RefreshRequest
 from core.settings import RefreshSettings
 from tests.server import LoopbackServer, image, jpeg_bytes, sequence, stall
 from tests.test_cli import backdate, by_url, lower_headers, results_of, run_main
@@ -24,7 +25,7 @@ OLD, NEW = jpeg_bytes((250, 10, 10)), jpeg_bytes((10, 10, 250))
 
 def cached_images(server: LoopbackServer, cache: ImageCache, count: int) -> list[Path]:
     urls = [server.route(f"/img/{n}.jpg", sequence(image(OLD), image(NEW))) for n in range(count)]
-    results = list(cache.refresh_many(cache.add_urls(urls, "events"), force_refresh=False))
+    results = list(cache.refresh_many(cache.add_urls(urls, "events"), RefreshMode.MISSING))
     assert [r.action for r in results] == [Action.DOWNLOADED] * count
     return [r.path for r in results if r.path is not None]
 
@@ -33,15 +34,14 @@ def test_a_batch_in_worker_processes_refreshes_like_the_caller_and_logs_to_it(
     server: LoopbackServer, cache_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="core")
-    with ImageCache(cache_dir, RefreshSettings(jobs=4)) as cache:
+    with ImageCache(cache_dir, RefreshSettings(jobs=4), backend=Backend.PROCESSES) as cache:
         paths = cached_images(server, cache, 12)
         before = {path: backdate(path) for path in paths}
-        cache.use_worker_processes(2)
         caplog.clear()
 
-        results = list(cache.refresh_many(cache.entries(), force_refresh=True))
+        results = list(cache.refresh_many(cache.entries(), RefreshMode.FORCE))
 
-        workers = cache._workers.worker_pids() if cache._workers else []
+        workers = cache.worker_pids()
     assert len(workers) == 2 and os.getpid() not in workers
     assert len(results) == 12
     for result in results:
@@ -63,14 +63,13 @@ def test_a_refresh_in_a_worker_has_logged_everything_by_the_time_it_answers(
 ) -> None:
     # The worker's INFO records travel with its next message, never later than the result.
     caplog.set_level(logging.INFO, logger="core")
-    with ImageCache(cache_dir) as cache:
+    with ImageCache(cache_dir, RefreshSettings(jobs=1), backend=Backend.PROCESSES) as cache:
         cached_images(server, cache, 1)
-        cache.use_worker_processes(1)
         (entry,) = cache.entries()
         for round_ in range(3):
             caplog.clear()
-            result = cache.refresh(entry, force_refresh=True)
-            (worker,) = cache._workers.worker_pids() if cache._workers else [0]
+            result = cache.refresh(entry, RefreshMode.FORCE)
+            (worker,) = cache.worker_pids()
             logged = [r.getMessage() for r in caplog.records if r.process == worker]
             assert result.action is Action.REFRESHED, result.error
             steps = ["refresh ", "download url=", "deleting previous file ", "refreshed "]
@@ -80,44 +79,34 @@ def test_a_refresh_in_a_worker_has_logged_everything_by_the_time_it_answers(
             )
 
 
+@pytest.mark.warnings_expected  # a killed worker is logged as an ERROR
 def test_a_killed_worker_fails_its_refresh_and_loses_nothing(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
     # One download slot: the killed worker held it, and the next refresh needs it back.
-    with ImageCache(cache_dir, RefreshSettings(timeout=20.0, jobs=1)) as cache:
+    settings = RefreshSettings(timeout=20.0, jobs=1)
+    with ImageCache(cache_dir, settings, backend=Backend.PROCESSES) as cache:
         (path,) = cached_images(server, cache, 1)
         old_mtime_ns = path.stat().st_mtime_ns
-        cache.use_worker_processes(1)
         (entry,) = cache.entries()
         body_started = threading.Event()
         server.route("/img/0.jpg", stall(NEW * 40, after=2000, seconds=15, started=body_started))
-        outcome: list[RefreshResult] = []
-        refreshing = threading.Thread(
-            target=lambda: outcome.append(cache.refresh(entry, force_refresh=True))
-        )
-        refreshing.start()
+        refreshing = cache.submit(RefreshRequest(entry, RefreshMode.FORCE))
         assert body_started.wait(10)
-        (worker,) = cache._workers.worker_pids() if cache._workers else []
+        (worker,) = cache.worker_pids()
         os.kill(worker, signal.SIGKILL)
-        refreshing.join(10)
 
-        (result,) = outcome
+        result = refreshing.result(timeout=10)
         assert result.action is Action.FAILED and result.reason is FailureReason.UNEXPECTED
         assert result.error is not None and "worker process stopped" in result.error
         assert path.read_bytes() == OLD and path.stat().st_mtime_ns == old_mtime_ns
 
         # The next refresh gets the slot and a new worker, and works.
         server.route("/img/0.jpg", image(NEW))
-        outcome.clear()
-        refreshing = threading.Thread(
-            target=lambda: outcome.append(cache.refresh(entry, force_refresh=True))
-        )
-        refreshing.start()
-        refreshing.join(20)
-        (again,) = outcome
+        again = cache.refresh(entry, RefreshMode.FORCE)
         assert again.action is Action.REFRESHED, again.error
         assert path.read_bytes() == NEW
-        assert cache._workers is not None and cache._workers.worker_pids() != [worker]
+        assert cache.worker_pids() != [worker]
 
 
 def test_the_command_line_runs_a_big_batch_in_worker_processes(

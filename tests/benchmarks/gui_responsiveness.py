@@ -145,7 +145,7 @@ def prepare_cache(
     if marker.exists() and marker.read_text() == str(count):
         return web_root, cache_dir
     from core.cache import ImageCache  # noqa: PLC0415
-    from core.models import Action  # noqa: PLC0415
+    from core.models import Action, RefreshMode  # noqa: PLC0415
     from core.settings import RefreshSettings  # noqa: PLC0415
 
     shutil.rmtree(web_root, ignore_errors=True)
@@ -166,7 +166,7 @@ def prepare_cache(
         entries = []
         for category, paths in names.items():
             entries += cache.add_urls([f"{base_url}/{p}" for p in paths], category)
-        results = list(cache.refresh_many(entries, force_refresh=False))
+        results = list(cache.refresh_many(entries, RefreshMode.MISSING))
     bad = [r for r in results if r.action is not Action.DOWNLOADED]
     if len(results) != count or bad:
         raise BenchmarkError(f"seeding {label}: {len(bad)} of {len(results)} not downloaded")

@@ -14,17 +14,29 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.cache import ImageCache
+from core.manifest import Manifest
+from core.models import RefreshMode, RefreshRequest
+from core.refresh import Refresher
+from core.settings import RefreshSettings
+from core.storage import CacheStorage
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, required=True)
     args = parser.parse_args(argv)
-    with ImageCache(args.cache_dir) as cache:
-        for entry in cache.entries():
-            result = cache.refresher.refresh(entry.key, force_refresh=True)
+    storage = CacheStorage(args.cache_dir)
+    storage.open()
+    manifest = Manifest(storage.manifest_path)
+    manifest.open()
+    refresher = Refresher(storage, manifest, RefreshSettings())
+    try:
+        for entry in manifest.entries():
+            result = refresher.refresh(RefreshRequest(entry, RefreshMode.FORCE))
             print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)
+    finally:
+        manifest.close()
+        storage.close()
     return 0
 
 

@@ -12,11 +12,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QSettings, QThreadPool
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from core.cache import ImageCache
+from core.models import RefreshMode
 from core.settings import RefreshSettings
 from gui.main_window import MainWindow
 from tests.gui.helpers import OpenedWindow, WindowFactory
@@ -30,25 +31,22 @@ AGE_SECONDS = 3_600.0
 _closed: weakref.WeakSet[MainWindow] = weakref.WeakSet()  # windows an earlier test closed
 
 
-def _pools(window: MainWindow) -> dict[str, QThreadPool]:
-    return {
-        "refresh": window.controller._pool,
-        "thumbnails": window.thumbnails._pool,
-        "background": window._io_pool,
-    }
-
-
 def _busy(windows: list[MainWindow]) -> list[str]:
     busy = []
     if QThreadPool.globalInstance().activeThreadCount():
         busy.append("QThreadPool.globalInstance()")
     for number, window in enumerate(windows):
-        for name, pool in _pools(window).items():
-            if pool.activeThreadCount():
-                busy.append(f"window {number}: {name} pool")
-        if not window.is_idle():
-            busy.append(f"window {number}: jobs not reported")
+        if not window.is_idle():  # refreshes, thumbnails or background calls not reported
+            busy.append(f"window {number}: work not reported")
     return busy
+
+
+@pytest.fixture(autouse=True)
+def _private_qsettings(tmp_path: Path) -> None:
+    """Qt reads the XDG config folder once per process: point QSettings at this test's folder."""
+    folder = str(tmp_path / "qsettings")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
 
 
 @pytest.fixture(autouse=True)
@@ -108,7 +106,7 @@ def open_window(
             for path, responder in images.items():
                 url = server.route(path, responder)
                 (entry,) = cache.add_urls([url], path.strip("/").split("/")[0])
-                result = cache.refresh(entry, force_refresh=False)
+                result = cache.refresh(entry, RefreshMode.MISSING)
                 assert result.ok and result.path is not None, result.error
                 old = time.time() - AGE_SECONDS
                 os.utime(result.path, (old, old))

@@ -16,6 +16,7 @@ from tests.server import Responder, image, jpeg_bytes, send, sequence
 HTML = b"<!doctype html><html><body>Oops, an error page</body></html>"
 
 
+@pytest.mark.warnings_expected  # failed refreshes log a WARNING
 @pytest.mark.parametrize(
     ("second_answer", "reason", "words"),
     [

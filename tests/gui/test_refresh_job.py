@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
@@ -11,7 +10,8 @@ from PySide6.QtCore import QThreadPool
 from pytestqt.qtbot import QtBot
 
 from core.cache import ImageCache
-from core.models import Action, RefreshResult
+from core.cancellation import Cancellation
+from core.models import Action, RefreshMode, RefreshResult
 from gui.refresh_jobs import RefreshJob
 from tests.server import LoopbackServer, image, jpeg_bytes, sequence
 
@@ -25,7 +25,7 @@ def test_force_refresh_job_downloads_unconditionally_over_an_existing_file(
         sequence(image(old_body, etag='"v1"'), image(new_body, etag='"v2"')),
     )
     (entry,) = cache.add_urls([url], "events")
-    first = cache.refresh(entry, force_refresh=False)
+    first = cache.refresh(entry, RefreshMode.MISSING)
     assert first.action is Action.DOWNLOADED and first.path is not None
     path = first.path
     an_hour_ago = time.time() - 3600
@@ -33,9 +33,7 @@ def test_force_refresh_job_downloads_unconditionally_over_an_existing_file(
     entry = cache.find(url) or entry  # now with the ETag and Last-Modified a check would send
     assert entry.etag == '"v1"'
 
-    job = RefreshJob(
-        cache, entry, force_refresh=True, check_for_updates=False, cancel=threading.Event()
-    )
+    job = RefreshJob(cache, entry, force_refresh=True, cancel=Cancellation())
     assert job.force_refresh is True
     assert path.exists()
     pool = QThreadPool()
