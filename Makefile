@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check core gui tests
 	$(BIN)/ruff format --check core gui tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format core gui tests

@@ -25,13 +25,14 @@ import multiprocessing
 import os
 import signal
 import threading
+import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from core.cancellation import Cancellation, Unsubscribe
+from core.cancellation import Cancellation
 from core.executor import RefreshExecutor, ThreadExecutor, failed_result
 from core.http_client import ProgressCallback
 from core.logging_setup import CORE_LOGGER
@@ -45,8 +46,11 @@ log = logging.getLogger(__name__)
 
 _STOP_TIMEOUT = 10.0
 
-# Messages, caller → worker: ("refresh", task id, RefreshRequest, wants progress)
-#                            | ("cancel", task id) | ("stop",)
+# Messages, caller → worker: ("refresh", task id, RefreshRequest, wants progress, cancel id)
+#                            | ("cancel", cancel id) | ("stop",)
+# A cancel id stands for one of the caller's Cancellations, so a batch cancelled at once is
+# cancelled at once in the worker too: a refresh waiting for a slot never takes the one a
+# cancelled download gives back before its own cancel has arrived.
 # worker → caller, in lists (see _Outbox): ("progress", task id, received, total)
 #                  | ("result", task id, RefreshResult) | ("log", LogRecord)
 #                  | ("broken", why it cannot work), and then it ends
@@ -67,7 +71,6 @@ class _Task:
     request: RefreshRequest
     future: Future[RefreshResult]
     progress: ProgressCallback | None
-    unsubscribe: Unsubscribe
 
 
 class _Worker:
@@ -79,6 +82,7 @@ class _Worker:
         self.send_lock = threading.Lock()
         self.join_lock = threading.Lock()
         self.tasks: dict[int, _Task] = {}
+        self.cancels_heard: set[int] = set()  # cancel ids whose cancel reaches this worker
         self.alive = True
         self.failure: str | None = None  # why it stopped, when it says so itself
 
@@ -117,6 +121,7 @@ class ProcessExecutor(RefreshExecutor):
         self._workers: list[_Worker | None] = [None] * len(self._shares)
         self._lock = threading.Lock()
         self._task_ids = itertools.count(1)
+        self._cancel_ids: weakref.WeakKeyDictionary[Cancellation, int] = weakref.WeakKeyDictionary()
         self._closed = False
 
     def submit(
@@ -132,19 +137,21 @@ class ProcessExecutor(RefreshExecutor):
                 future.set_result(self._failed(request, "the cache is closed"))
                 return future
             worker = self._least_loaded()
-            task = _Task(request, future, progress, lambda: None)
-            worker.tasks[task_id] = task
+            worker.tasks[task_id] = _Task(request, future, progress)
+            cancel_id: int | None = None
+            tell_worker = False
+            if cancel is not None:
+                cancel_id = self._cancel_ids.setdefault(cancel, task_id)
+                tell_worker = cancel_id not in worker.cancels_heard
+                worker.cancels_heard.add(cancel_id)
         try:
-            worker.send(("refresh", task_id, request, progress is not None))
+            worker.send(("refresh", task_id, request, progress is not None, cancel_id))
         except OSError:
             self._worker_stopped(worker)  # fails this refresh with the others it ran
             return future
-        if cancel is not None:  # after the request: the worker reads them in this order
-            task.unsubscribe = cancel.subscribe(
-                functools.partial(self._send_cancel, worker, task_id)
-            )
-            if future.done():  # answered before the subscription: nothing will undo it
-                task.unsubscribe()
+        if cancel is not None and cancel_id is not None and tell_worker:
+            # after the request, which the worker reads first
+            cancel.subscribe(functools.partial(self._send_cancel, worker, cancel_id))
         return future
 
     def start(self) -> None:
@@ -202,9 +209,10 @@ class ProcessExecutor(RefreshExecutor):
         log.debug("started worker process %s with %d download slot(s)", process.pid, share)
         return worker
 
-    def _send_cancel(self, worker: _Worker, task_id: int) -> None:
-        with contextlib.suppress(OSError):  # gone: its reader fails the refresh
-            worker.send(("cancel", task_id))
+    def _send_cancel(self, worker: _Worker, cancel_id: int) -> None:
+        if worker.alive:
+            with contextlib.suppress(OSError):  # gone: its reader fails the refreshes
+                worker.send(("cancel", cancel_id))
 
     def _read(self, worker: _Worker) -> None:
         while True:
@@ -231,7 +239,6 @@ class ProcessExecutor(RefreshExecutor):
             with self._lock:
                 task = worker.tasks.pop(message[1], None)
             if task is not None:
-                task.unsubscribe()
                 task.future.set_result(message[2])
 
     def _worker_stopped(self, worker: _Worker) -> None:
@@ -252,7 +259,6 @@ class ProcessExecutor(RefreshExecutor):
             "the file was not touched"
         )
         for task in orphans.values():
-            task.unsubscribe()
             task.future.set_result(self._failed(task.request, reason))
 
     def _failed(self, request: RefreshRequest, reason: str) -> RefreshResult:
@@ -323,12 +329,16 @@ def worker_main(
         outbox.send(("broken", f"a worker process cannot open the cache: {error}"))
         return
     executor = ThreadExecutor(Refresher(storage, manifest, settings), download_share)
-    cancels: dict[int, Cancellation] = {}
-    cancels_lock = threading.Lock()
+    running: dict[int, tuple[Cancellation, int | None]] = {}  # task id: its cancel and id
+    batches: dict[int, Cancellation] = {}  # cancel id: the batch's cancel, while it runs
+    cancelled: set[int] = set()  # cancel ids already cancelled (a refresh may follow)
+    lock = threading.Lock()
 
     def answer(task_id: int, future: Future[RefreshResult]) -> None:
-        with cancels_lock:
-            cancels.pop(task_id, None)
+        with lock:
+            _, cancel_id = running.pop(task_id)
+            if cancel_id is not None and all(i != cancel_id for _, i in running.values()):
+                batches.pop(cancel_id, None)
         with contextlib.suppress(OSError):  # a caller that is gone hears nothing more
             outbox.send(("result", task_id, future.result()))
 
@@ -343,22 +353,28 @@ def worker_main(
         except (EOFError, OSError):
             message = ("stop",)  # the caller is gone
         if message[0] == "refresh":
-            _, task_id, request, wants_progress = message
-            cancel = Cancellation()
-            with cancels_lock:
-                cancels[task_id] = cancel
+            _, task_id, request, wants_progress, cancel_id = message
+            with lock:
+                if cancel_id is None:
+                    cancel = Cancellation()
+                else:
+                    cancel = batches.setdefault(cancel_id, Cancellation())
+                    if cancel_id in cancelled:
+                        cancel.set()
+                running[task_id] = (cancel, cancel_id)
             progress = functools.partial(report, task_id) if wants_progress else None
             future = executor.submit(request, cancel, progress)
             future.add_done_callback(functools.partial(answer, task_id))
         elif message[0] == "cancel":
-            with cancels_lock:
-                found = cancels.get(message[1])
+            with lock:
+                cancelled.add(message[1])
+                found = batches.get(message[1])
             if found is not None:
                 found.set()
         elif message[0] == "stop":
-            with cancels_lock:
-                running = list(cancels.values())
-            for cancel in running:
+            with lock:
+                everything = [cancel for cancel, _ in running.values()]
+            for cancel in everything:
                 cancel.set()
             break
     executor.close()

@@ -38,7 +38,7 @@ def decode_thumbnail(path: Path, edge: int) -> QImage:
         with Image.open(path) as image:
             image.draft("RGB", (edge, edge))
             thumbnail = make_thumbnail(image, edge)
-    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Exception:  # a hostile or damaged file: any decoder error means "no picture"
         return QImage()
     return thumbnail_image(thumbnail) if thumbnail is not None else QImage()
 

@@ -9,11 +9,14 @@ round, paired and alternating (A B A B ...), for each round:
   B. the timed `curl --parallel --parallel-max J -K config` fetching the same URLs to a folder.
 
 Wall time is measured here; peak RSS and CPU time of each timed child come from GNU time
-(`/usr/bin/time`, exact per child). Outputs are checked (every JSON line ok and `refreshed`, every
-cached file and every curl file byte-equal to the served one, every cached file rewritten during
-the timed run) so a fast wrong answer cannot pass. Each timed run starts after `sync`; outputs
-are deleted only at the end, since a deletion between rounds (ext4 discards, journal commits)
-would slow down the next timed run.
+(`/usr/bin/time`, exact per child; the CPU counts the worker processes the command waited for).
+After each timed refresh its cached files are proven again by the validation code alone
+(`core.validation.validate_image`, in this process, CPU from `time.process_time`): the yardstick
+of "the CPU of a force refresh ≤ 2.5× the decode that proves the same images". Outputs are
+checked (every JSON line ok and `refreshed`, every cached file and every curl file byte-equal to
+the served one, every cached file rewritten during the timed run) so a fast wrong answer cannot
+pass. Each timed run starts after `sync`; outputs are deleted only at the end, since a deletion
+between rounds (ext4 discards, journal commits) would slow down the next timed run.
 
     .venv/bin/python tests/benchmarks/refresh_vs_curl.py [--rounds 3] [--count 1000] [--jobs 8]
 
@@ -40,10 +43,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
+
+from core.settings import RefreshSettings
+from core.validation import validate_image
 
 IMAGE_SIZE = (1024, 768)
 # Low-resolution noise upscaled over a gradient, at these grid sizes and JPEG qualities, lands
@@ -74,6 +80,12 @@ class Measurement:
     cpu_user: float
     cpu_sys: float
     exit_code: int
+    # CPU seconds of validate_image alone over the same cached files (refreshes run with prove)
+    decode_cpu: float | None = None
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_user + self.cpu_sys
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,10 +355,12 @@ def run_image_refresh(
     workdir: Path,
     add_jobs: int | None = None,
     one_by_one: bool = False,
+    prove: bool = False,
 ) -> Measurement:
     """The timed force refresh; the untimed `add` before it uses `add_jobs` (default `jobs`).
 
     `one_by_one`: the seed's loop (one_by_one.py) instead of `image-refresh refresh`.
+    `prove`: also measure the CPU of the decode that proves the cached files (`decode_cpu`).
     """
     workdir.mkdir()
     cache_dir = workdir / "cache"
@@ -365,7 +379,24 @@ def run_image_refresh(
     if measured.exit_code != 0:
         raise BenchmarkError(f"image-refresh refresh failed ({measured.exit_code}): {tail(stderr)}")
     check_refresh_output(stdout, cache_dir, corpus, base_url, started_at)
+    if prove:
+        return replace(measured, decode_cpu=proving_decode_cpu(stdout))
     return measured
+
+
+def proving_decode_cpu(jsonl: Path) -> float:
+    """CPU seconds of validate_image alone over the refresh's cached files, in this process.
+
+    The same validation code and limit as the refresh, on the same bodies (page cache warm: the
+    output check has just read them), without the thumbnail a refresh does not ask for either.
+    """
+    lines = jsonl.read_text("utf-8").splitlines()
+    paths = [Path(json.loads(line)["path"]) for line in lines]
+    max_pixels = RefreshSettings().max_pixels
+    started = time.process_time()
+    for path in paths:
+        validate_image(path, max_pixels)
+    return time.process_time() - started
 
 
 def check_refresh_output(
@@ -462,7 +493,7 @@ def format_row(row: Row, count: int) -> str:
     walls = row.walls()
     wall = statistics.median(walls)
     rss_mib = statistics.median(m.max_rss_kib for m in row.runs) / 1024
-    cpu = statistics.median(m.cpu_user + m.cpu_sys for m in row.runs)
+    cpu = statistics.median(m.cpu for m in row.runs)
     spread = f"{wall:7.3f} s ({min(walls):.3f}–{max(walls):.3f})"
     return (
         f"{row.name:<14} {spread:<28} {rss_mib:8.1f} MiB {count / wall:9.1f}"
@@ -488,6 +519,33 @@ def print_report(ours: Row, curl: Row, count: int, jobs: int) -> None:
     )
     rss_each = ", ".join(f"{m.max_rss_kib / 1024:.1f}" for m in ours.runs)
     print(f"image-refresh peak RSS per round: {rss_each} MiB")
+    print_cpu_ratio(ours, curl, count, jobs)
+
+
+def print_cpu_ratio(ours: Row, curl: Row, count: int, jobs: int) -> None:
+    """The CPU of the force refresh (all processes) against the decode proving the same files."""
+    proven = [m for m in ours.runs if m.decode_cpu is not None]
+    if not proven:
+        return
+    total = statistics.median(m.cpu for m in proven)
+    decode = statistics.median(m.decode_cpu or 0.0 for m in proven)
+    ratios = [m.cpu / m.decode_cpu for m in proven if m.decode_cpu]
+    print(
+        f"CPU of the force refresh, all processes: {total:.2f} s ({total / count * 1e3:.2f} ms"
+        f" per image); the proving decode alone (validate_image, 1 process): {decode:.2f} s"
+        f" ({decode / count * 1e3:.2f} ms per image)"
+    )
+    print(
+        f"ratio refresh CPU / proving decode CPU (median of rounds): "
+        f"{statistics.median(ratios):.2f}× (target ≤ 2.5×; rounds:"
+        f" {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    wall = statistics.median(curl.walls())
+    curl_cpu = statistics.median(m.cpu for m in curl.runs)
+    print(
+        f"curl --parallel-max {jobs}, the {count} images on this machine: {wall:.3f} s wall,"
+        f" {curl_cpu:.2f} s CPU ({curl_cpu / count * 1e3:.2f} ms per image)"
+    )
 
 
 def describe_corpus(corpus: Corpus, seconds: float) -> str:
@@ -521,10 +579,11 @@ def run_pair(
 ) -> tuple[Measurement, Measurement]:
     """One round: A (image-refresh) then B (curl), both verified."""
     folder = label.split(" (", maxsplit=1)[0].replace(" ", "-")
-    run_a = run_image_refresh(tools, corpus, base_url, jobs, workdir / f"{folder}-a")
+    run_a = run_image_refresh(tools, corpus, base_url, jobs, workdir / f"{folder}-a", prove=True)
     run_b = run_curl(tools, corpus, base_url, jobs, workdir / f"{folder}-b")
     print(
-        f"{label}: image-refresh {run_a.wall:.3f} s {run_a.max_rss_kib / 1024:.1f} MiB,"
+        f"{label}: image-refresh {run_a.wall:.3f} s {run_a.max_rss_kib / 1024:.1f} MiB"
+        f" {run_a.cpu:.2f} s CPU (proving decode {run_a.decode_cpu or 0.0:.2f} s),"
         f" curl {run_b.wall:.3f} s {run_b.max_rss_kib / 1024:.1f} MiB (outputs verified)",
         file=sys.stderr,
     )

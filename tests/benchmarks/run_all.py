@@ -10,7 +10,9 @@
    Pillow draft()+thumbnail() and vipsthumbnail, with 1 and 2 workers, every output checked;
 3. and 4. gui_responsiveness.py: first screen on a 10,000-image cache, GUI stall while refreshing;
 5. peak RSS of the CLI refresh (from 1.), 200 against 1000 targets, and that `--version` and
-   `list` do not import QtWidgets.
+   `list` do not import QtWidgets;
+6. CPU of the direct --jobs 8 refresh (from 1.; all processes, GNU time) against the decode that
+   proves the same cached files (validate_image alone, one process), and curl's for the same images.
 
 Each figure is the median of whole runs (min–max); a comparison is the median of paired ratios.
 """
@@ -39,6 +41,7 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 DELAY_S = 0.020
 EDGE = 128
 RSS_LIMIT_MB = 300.0
+CPU_RATIO_LIMIT = 2.5  # CPU of a force refresh at most 2.5 x the proving decode (issue 10)
 
 
 @dataclass
@@ -72,16 +75,18 @@ def verdict(ok: bool) -> str:
 @dataclass(frozen=True)
 class Contest:
     """image-refresh at `ours` jobs against curl at `curl` (None: image-refresh alone);
-    `one_by_one`: the seed's loop, one refresh after the other, instead of the command."""
+    `one_by_one`: the seed's loop, one refresh after the other, instead of the command;
+    `prove`: also the CPU of the decode proving the refreshed files (section 6)."""
 
     label: str
     ours: int
     curl: int | None
     one_by_one: bool = False
+    prove: bool = False
 
 
 CONTESTS = (
-    Contest("j8-c8", 8, 8),
+    Contest("j8-c8", 8, 8, prove=True),
     Contest("j32-c32", 32, 32),
     Contest("j32-c8", 32, 8),
     Contest("one-by-one", 1, None, one_by_one=True),
@@ -120,6 +125,7 @@ def run_contests(
                 where / "ours",
                 add_jobs=8,
                 one_by_one=contest.one_by_one,
+                prove=contest.prove,
             )
             runs.ours.setdefault(contest.label, []).append(ours)
             note = f"{contest.label} round {number}: image-refresh {ours.wall:.2f} s"
@@ -168,6 +174,41 @@ def report_downloads(report: Report, runs: Runs, setting: str, count: int) -> No
             )
 
 
+def report_cpu(report: Report, runs: Runs, count: int) -> None:
+    """The CPU of the direct force refresh at --jobs 8 against the proving decode, and curl's."""
+    section = "6. CPU, 1. direct at 8"
+    ours = runs.ours["j8-c8"]
+    total = common.Sample([m.cpu for m in ours])
+    decode = common.Sample([m.decode_cpu or 0.0 for m in ours])
+    report.add(
+        section,
+        "image-refresh --jobs 8 force refresh, all processes: CPU s (ms/image)",
+        f"{total.spread()} ({total.median() / count * 1e3:.2f} ms)",
+    )
+    report.add(
+        section,
+        "proving decode of the same files (validate_image alone, 1 process): CPU s (ms/image)",
+        f"{decode.spread()} ({decode.median() / count * 1e3:.2f} ms)",
+    )
+    ratio = common.paired_ratios(total.values, decode.values)
+    report.add(
+        section,
+        "  CPU of a force refresh / the proving decode (paired)",
+        f"{ratio.spread()}×",
+        f"≤ {CPU_RATIO_LIMIT:g}× (median)",
+        verdict(ratio.median() <= CPU_RATIO_LIMIT),
+    )
+    curl = runs.curl["j8-c8"]
+    walls = common.Sample([m.wall for m in curl])
+    cpu = common.Sample([m.cpu for m in curl])
+    report.add(
+        section,
+        f"curl --parallel-max 8, the {count} images on this machine: wall s (CPU s)",
+        f"{walls.spread()} ({cpu.median():.2f})",
+        "anchor",
+    )
+
+
 @contextlib.contextmanager
 def delayed_server(base_url: str, report: Report) -> Iterator[tuple[str, str]]:
     """Yield a base URL 20 ms per response away, and how the delay is made."""
@@ -196,6 +237,7 @@ def bench_downloads(
     with rvc.serve_with_nginx(tools.nginx, corpus.web_root, workdir / "nginx") as base_url:
         results["direct"] = run_contests(tools, corpus, base_url, rounds, workdir / "direct")
         report_downloads(report, results["direct"], "direct", len(corpus.names))
+        report_cpu(report, results["direct"], len(corpus.names))
         clear(workdir / "direct", keep=1)
         with delayed_server(base_url, report) as (url, how):
             results["delayed"] = run_contests(tools, corpus, url, rounds, workdir / "delayed")
