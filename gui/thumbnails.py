@@ -93,7 +93,7 @@ class ThumbnailLoader(QObject):
         if key in self._pending:
             self._pending.remove(key)
         self._pending.append(key)  # the newest request (the rows on screen now) goes first
-        while len(self._pending) > 4 * self._capacity // 10:
+        while len(self._pending) > max(1, 4 * self._capacity // 10):
             self._pending.popleft()  # rows scrolled past long ago
         self._start_next()
 

@@ -128,8 +128,11 @@ def test_thumbnail_image_owns_its_pixels() -> None:
 def test_insert_caches_evicts_by_capacity_and_clears_failure(qtbot: QtBot) -> None:
     loader = ThumbnailLoader(capacity=2, threads=1)
     keys: list[ThumbnailKey] = [(f"/x/{n}.jpg", 1.5, 100 + n, TABLE_EDGE) for n in range(3)]
-    loader._failed.add(keys[2])  # as if an earlier decode of the file had failed
     try:
+        with qtbot.waitSignal(loader.ready):
+            loader.request(keys[2])  # no such file: its decode fails, and is remembered
+        broken = loader.placeholder(TABLE_EDGE, broken=True)
+        assert loader.pixmap(keys[2]).cacheKey() == broken.cacheKey() and not loader.is_busy()
         for key in keys:
             with qtbot.waitSignal(loader.ready, check_params_cb=lambda ready, k=key: ready == k):
                 loader.insert(key, solid(4, 3, RED))
