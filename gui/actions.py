@@ -73,7 +73,9 @@ class Actions:
                 "preferences",
                 ("Ctrl+,",),
             ),
-            quit=_action(parent, "&Quit", "Quit Image Refresh", "quit", (std.Quit, "Ctrl+Q")),
+            # Not also QKeySequence.Quit: on X11 that is Ctrl+Q too, and the two would be an
+            # ambiguous shortcut that does nothing.
+            quit=_action(parent, "&Quit", "Quit Image Refresh", "quit", ("Ctrl+Q",)),
             select_all=_action(
                 parent, "Select &All", "Select every image in the list", None, (std.SelectAll,)
             ),

@@ -35,6 +35,8 @@ def test_keyboard_contract_shortcuts(qtbot: QtBot) -> None:
     assert set(shortcuts(commands.force_refresh)) == {"Ctrl+Shift+R", "Ctrl+F5"}
     assert shortcuts(commands.refresh) == ["F5"]
     assert shortcuts(commands.cancel) == ["Esc"]
+    assert shortcuts(commands.quit) == ["Ctrl+Q"]  # once: twice is ambiguous, and does nothing
     assert QKeySequence("Ctrl+A") in commands.select_all.shortcuts()
     everything = [s for f in fields(Actions) for s in shortcuts(getattr(commands, f.name))]
     assert len(everything) == len(set(everything)), "a shortcut is bound twice"
+    assert "" not in everything, "an empty shortcut (a standard key this platform lacks)"
