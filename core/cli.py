@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ from core.settings import (
     RefreshSettings,
     default_cache_dir,
 )
-from core.storage import CacheDirError
+from core.storage import STATE_DIR_NAME, CacheDirError, is_image_cache
 from core.timestamps import format_mtime
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 through argparse
@@ -219,17 +218,21 @@ def _run(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in NETWORK_OPTIONS if hasattr(args, name)}
     settings = RefreshSettings(**given)
     root = args.cache_dir or default_cache_dir()
+    urls = _checked_urls(args) if args.command == "add" else []
+    if args.command != "add" and args.cache_dir is not None and not is_image_cache(root):
+        raise UsageError(
+            f"{root} is not an image cache (no {STATE_DIR_NAME} folder in it); "
+            f"`image-refresh add URL --cache-dir {root}` makes one"
+        )
     with ImageCache(root, settings) as cache:
         if args.command == "list":
             return _list(cache, args)
-        rejected, entries = (
-            _add(cache, args) if args.command == "add" else ([], _targets(cache, args))
-        )
+        entries = cache.add_urls(urls, args.category) if urls else _targets(cache, args)
         if len(entries) < WORKER_PROCESS_MIN_TARGETS:
-            return _report(_refresh(cache, entries, args), rejected, args.json)
+            return _report(_refresh(cache, entries, args), args.json)
     # A batch big enough to repay starting them runs in worker processes, on every core.
     with ImageCache(root, settings, backend=Backend.PROCESSES) as cache:
-        return _report(_refresh(cache, entries, args), rejected, args.json)
+        return _report(_refresh(cache, entries, args), args.json)
 
 
 def _read_urls(args: argparse.Namespace) -> list[str]:
@@ -253,29 +256,18 @@ def _read_urls(args: argparse.Namespace) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
-def _add(
-    cache: ImageCache, args: argparse.Namespace
-) -> tuple[list[RefreshResult], list[ImageEntry]]:
-    """Record the URLs; the refused ones' failed records, and the entries to download."""
-    rejected: list[RefreshResult] = []
-    accepted: list[str] = []
-    for url in _read_urls(args):
+def _checked_urls(args: argparse.Namespace) -> list[str]:
+    """The URLs to add; a usage error naming every one that cannot be downloaded."""
+    refused = []
+    urls = _read_urls(args)
+    for url in urls:
         try:
             check_url(url)
-            accepted.append(url)
         except RefreshError as error:
-            rejected.append(
-                RefreshResult(
-                    url,
-                    args.category,
-                    None,
-                    Action.FAILED,
-                    RefreshMode.MISSING,
-                    error=error.message,
-                    reason=error.reason,
-                )
-            )
-    return rejected, cache.add_urls(accepted, args.category)
+            refused.append(error.message)
+    if refused:
+        raise UsageError("nothing was added: " + "; ".join(refused))
+    return urls
 
 
 def _targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageEntry]:
@@ -317,10 +309,10 @@ def _resolve_targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageE
     return list({e.key: e for e in entries}.values())
 
 
-def _report(results: Iterable[RefreshResult], rejected: list[RefreshResult], as_json: bool) -> int:
+def _report(results: Iterable[RefreshResult], as_json: bool) -> int:
     started = time.monotonic()
     counts: Counter[Action] = Counter()
-    for result in itertools.chain(rejected, results):
+    for result in results:
         counts[result.action] += 1
         if as_json:
             print(json.dumps(result.to_json_dict(), ensure_ascii=False), flush=True)

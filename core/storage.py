@@ -122,6 +122,11 @@ class CacheStorage:
         return resolved.relative_to(self.root).as_posix()
 
 
+def is_image_cache(root: Path) -> bool:
+    """Whether the folder holds a cache's state (an empty or missing one is no cache yet)."""
+    return (root.expanduser() / STATE_DIR_NAME).is_dir()
+
+
 def install_atomically(temp: Path, destination: Path) -> None:
     """Rename `temp` (already fsynced) over `destination` in one step, and make it durable."""
     destination.parent.mkdir(parents=True, exist_ok=True)

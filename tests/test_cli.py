@@ -219,7 +219,7 @@ def test_add_from_stdin(server: LoopbackServer, cache_dir: Path) -> None:
     assert Path(result["path"]).read_bytes() == RED
 
 
-def test_add_with_bad_urls_fails_those_and_downloads_the_good_ones(
+def test_add_with_a_bad_url_is_a_usage_error_that_adds_nothing(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
     good = server.route("/good.jpg", image(RED))
@@ -228,19 +228,31 @@ def test_add_with_bad_urls_fails_those_and_downloads_the_good_ones(
         "add", "ftp://example.com/a.jpg", "not-a-url", good, "--cache-dir", str(cache_dir)
     )
 
-    assert completed.returncode == 1
-    assert "Traceback" not in completed.stderr
-    lines = completed.stdout.splitlines()
-    assert any(line.startswith("downloaded") and str(cache_dir.resolve()) in line for line in lines)
-    failed = [line for line in lines if line.startswith("failed")]
-    assert len(failed) == 2
-    errors = [line.strip() for line in lines if line.strip().startswith("error:")]
-    assert len(errors) == 2
-    assert any("ftp://example.com/a.jpg" in e and "http" in e for e in errors)
-    assert any("not-a-url" in e for e in errors)
-    assert len(server.seen) == 1
-    (image_file,) = (cache_dir / "images").iterdir()
-    assert image_file.read_bytes() == RED
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr and completed.stdout == ""
+    assert "ftp://example.com/a.jpg" in completed.stderr and "http" in completed.stderr
+    assert "not-a-url" in completed.stderr and "nothing was added" in completed.stderr
+    assert server.seen == []
+    assert not cache_dir.exists()  # not even an empty cache
+
+
+@pytest.mark.parametrize("command", [["list"], ["refresh", "--all"], ["list", "--json"]])
+def test_a_folder_that_is_no_cache_is_a_usage_error_and_stays_untouched(
+    tmp_path: Path, command: list[str]
+) -> None:
+    typo = tmp_path / "typo" / "dir"
+    existing = tmp_path / "photos"
+    existing.mkdir()
+    (existing / "mine.jpg").write_bytes(RED)
+
+    for folder in (typo, existing):
+        completed = run_command(*command, "--cache-dir", str(folder))
+
+        assert completed.returncode == 2, completed.stderr
+        assert "is not an image cache" in completed.stderr and "Traceback" not in completed.stderr
+        assert completed.stdout == ""
+    assert not typo.parent.exists()
+    assert [p.name for p in existing.iterdir()] == ["mine.jpg"]
 
 
 # --- refresh ------------------------------------------------------------------------------------
@@ -602,7 +614,7 @@ def test_a_cache_dir_that_is_a_regular_file_is_a_one_line_error(tmp_path: Path) 
     not_a_folder = tmp_path / "cache-file"
     not_a_folder.write_text("keep me", "utf-8")
 
-    completed = run_command("list", "--cache-dir", str(not_a_folder))
+    completed = run_command("add", "http://127.0.0.1:9/a.jpg", "--cache-dir", str(not_a_folder))
 
     assert completed.returncode == 1
     (line,) = completed.stderr.splitlines()
