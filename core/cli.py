@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,10 +31,13 @@ from core.settings import (
 from core.storage import STATE_DIR_NAME, CacheDirError, is_image_cache
 from core.timestamps import format_mtime
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130  # usage errors exit 2 through argparse
+EXIT_OK, EXIT_FAILED = 0, 1  # usage errors exit 2 through argparse
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a program the signal ended
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # exit 130 and 143: 128 + the signal
+SIGNAL_GRACE = 0.8  # seconds: the longest a stop waits for running refreshes to end
+INTERRUPTED = "image-refresh: interrupted; finished images are kept, the rest are untouched"
 WindowOpener = Callable[[argparse.Namespace], int]
-NETWORK_OPTIONS = ("jobs", "timeout", "max_bytes", "retries")
+NETWORK_OPTIONS = ("jobs", "timeout", "max_time", "max_bytes", "retries")
 # Starting the worker processes costs about 0.3 s; below this many targets it does not pay.
 WORKER_PROCESS_MIN_TARGETS = 64
 
@@ -112,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to connect and between bytes (%(default)s)",
     )
     network.add_argument(
+        "--max-time",
+        type=_positive_seconds,
+        default=limits.max_time,
+        help="seconds one download may take in all (%(default)s)",
+    )
+    network.add_argument(
         "--max-bytes",
         type=_positive_int,
         default=limits.max_bytes,
@@ -190,21 +202,19 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
         return open_window(args)
     log_output = configure_logging(args.verbose)
     try:
-        status = _run(args)
-        sys.stdout.flush()  # here, where a closed pipe is still ours to handle
-        return status
+        with _stopped_by_signals():
+            status = _run(args)
+            sys.stdout.flush()  # here, where a closed pipe is still ours to handle
+            return status
     except UsageError as error:
         command_parser: argparse.ArgumentParser = args.command_parser
         command_parser.error(str(error))
     except (CacheDirError, ManifestError) as error:
         print(f"image-refresh: error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print(
-            "image-refresh: interrupted; finished images are kept, the rest are untouched",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+    except StopRequested as stop:
+        print(INTERRUPTED, file=sys.stderr)
+        return stop.exit_status
     except BrokenPipeError:
         # The reader of our output is gone (`list --json | head -1`): stop quietly. Later
         # writes, such as the interpreter's own flush at exit, go nowhere instead of failing.
@@ -212,6 +222,47 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
         return EXIT_BROKEN_PIPE
     finally:
         log_output.close()
+
+
+class StopRequested(BaseException):
+    """Ctrl+C or SIGTERM: the running refreshes are cancelled, and the program ends."""
+
+    def __init__(self, exit_status: int) -> None:
+        super().__init__(exit_status)
+        self.exit_status = exit_status
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise StopRequested, which cancels the batch (its `finally`).
+
+    Every wait of a refresh ends on a cancel at once; should one not (a connection still being
+    made), the program ends SIGNAL_GRACE seconds after the signal all the same: every image is
+    old or new whatever moment it stops, and its temporaries are removed at the next start.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        status = 128 + signum
+        threading.Thread(target=_exit_after_grace, args=(status,), daemon=True).start()
+        raise StopRequested(status)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _exit_after_grace(status: int) -> None:
+    time.sleep(SIGNAL_GRACE)
+    with contextlib.suppress(Exception):
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+        sys.stdout.flush()
+    os._exit(status)
 
 
 def _run(args: argparse.Namespace) -> int:

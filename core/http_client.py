@@ -10,17 +10,23 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from core import __version__
 from core.cancellation import Cancellation
+from core.download_slots import DownloadSlots
+from core.download_stop import (
+    DownloadStop,
+    DownloadStopped,
+    StoppableAdapter,
+    StoppableRetry,
+    shut_down,
+)
 from core.models import FailureReason, RefreshError
 from core.settings import RefreshSettings
 
@@ -85,7 +91,7 @@ class HttpClient:
     def __init__(self, settings: RefreshSettings) -> None:
         self.settings = settings
         self._local = threading.local()
-        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._host_slots: dict[str, DownloadSlots] = {}
         self._host_slots_lock = threading.Lock()
 
     def _session(self) -> requests.Session:
@@ -98,7 +104,7 @@ class HttpClient:
             session.verify = (
                 os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             )
-            retry = Retry(
+            retry = StoppableRetry(
                 total=self.settings.retries,
                 connect=self.settings.retries,
                 read=self.settings.retries,
@@ -112,7 +118,7 @@ class HttpClient:
                 respect_retry_after_header=True,
                 raise_on_status=False,
             )
-            adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+            adapter = StoppableAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.max_redirects = self.settings.max_redirects
@@ -121,14 +127,18 @@ class HttpClient:
             self._local.session = session
         return session
 
-    def _host_slot(self, url: str) -> threading.BoundedSemaphore:
+    @contextlib.contextmanager
+    def _host_slot(self, url: str, stop: Cancellation) -> Iterator[None]:
+        """One of the host's request slots, or DownloadStopped once `stop` is set."""
         host = urlsplit(url).netloc.lower()
         with self._host_slots_lock:
-            slot = self._host_slots.get(host)
-            if slot is None:
-                slot = threading.BoundedSemaphore(self.settings.per_host_limit)
-                self._host_slots[host] = slot
-            return slot
+            slots = self._host_slots.get(host)
+            if slots is None:
+                slots = self._host_slots[host] = DownloadSlots(self.settings.per_host_limit)
+        with slots.gate(stop) as gate:
+            if not gate.wait():
+                raise DownloadStopped
+            yield
 
     def fetch(
         self,
@@ -143,7 +153,8 @@ class HttpClient:
         """GET `url` into `out`; raise RefreshError for anything but a complete 2xx body or a 304.
 
         `force_refresh` makes the request unconditional and asks caches on the way not to answer
-        from a stored copy; otherwise `validators` (if any) make it conditional.
+        from a stored copy; otherwise `validators` (if any) make it conditional. `cancel`, and the
+        settings' `max_time` for the whole download, end it wherever it waits.
         """
         check_url(url)
         headers: dict[str, str] = {}
@@ -154,23 +165,30 @@ class HttpClient:
             headers.update(validators.headers())
         timeout = self.settings.timeout
         conditional = "If-None-Match" in headers or "If-Modified-Since" in headers
-        with self._host_slot(url):
+        with DownloadStop(cancel, self.settings.max_time) as download:
             try:
-                response = self._session().get(
-                    url,
-                    headers=headers,
-                    stream=True,
-                    timeout=(timeout, timeout),
-                    proxies=_environment_proxies(url),
-                )
-                # A read from a silent server waits up to the timeout for its next chunk:
-                # a cancel shuts the socket down, which ends that read at once.
-                with response, _on_cancel(cancel, functools.partial(_shut_down, response)):
-                    return self._read_body(response, out, conditional, cancel, progress)
+                with self._host_slot(url, download.stop):
+                    response = self._session().get(
+                        url,
+                        headers=headers,
+                        stream=True,
+                        timeout=(timeout, timeout),
+                        proxies=_environment_proxies(url),
+                    )
+                    # A read from a silent server waits up to the timeout for its next chunk:
+                    # a stop shuts the socket down, which ends that read at once.
+                    stop_reading = functools.partial(shut_down, _socket_of(response))
+                    with response, download.stop.on_cancel(stop_reading):
+                        return self._read_body(response, out, conditional, download.stop, progress)
             except Exception as error:  # requests, urllib3 and OSError subclasses
+                # a stop that lands during a wait surfaces as whatever ends the wait
                 if cancel is not None and cancel.is_set():
-                    # a cancel that lands during a read surfaces as whatever ends the read
                     raise RefreshError(FailureReason.CANCELLED, "cancelled") from error
+                if download.timed_out:
+                    raise RefreshError(
+                        FailureReason.TIMEOUT,
+                        f"the download took longer than {download.max_time:g} s",
+                    ) from error
                 if isinstance(error, RefreshError):
                     raise
                 raise _describe(error, timeout) from error
@@ -180,7 +198,7 @@ class HttpClient:
         response: requests.Response,
         out: BinaryIO,
         conditional: bool,
-        cancel: Cancellation | None,
+        stop: Cancellation,
         progress: ProgressCallback | None,
     ) -> FetchResult:
         final_url = response.url
@@ -203,8 +221,8 @@ class HttpClient:
         received = 0
         next_report = time.monotonic() + PROGRESS_DELAY
         for chunk in response.iter_content(self.settings.chunk_size):
-            if cancel is not None and cancel.is_set():
-                raise RefreshError(FailureReason.CANCELLED, "cancelled")
+            if stop.is_set():
+                raise DownloadStopped
             received += len(chunk)
             if received > limit:
                 raise RefreshError(
@@ -233,18 +251,9 @@ class HttpClient:
         )
 
 
-def _on_cancel(
-    cancel: Cancellation | None, callback: Callable[[], None]
-) -> contextlib.AbstractContextManager[None]:
-    return contextlib.nullcontext() if cancel is None else cancel.on_cancel(callback)
-
-
-def _shut_down(response: requests.Response) -> None:
-    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            # the plain socket's shutdown: an SSLSocket's would drop its SSL state
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    sock: socket.socket | None = getattr(getattr(response.raw, "connection", None), "sock", None)
+    return sock
 
 
 def _environment_proxies(url: str) -> dict[str, str]:

@@ -16,7 +16,8 @@ DEFAULT_CATEGORY = "images"
 @dataclass(frozen=True, slots=True)
 class RefreshSettings:
     jobs: int = 8
-    timeout: float = 30.0
+    timeout: float = 30.0  # to connect, and between two bytes of an answer
+    max_time: float = 300.0  # for the whole of one download, however steadily bytes trickle
     max_bytes: int = 52_428_800
     retries: int = 3
     backoff_factor: float = 0.5
@@ -32,6 +33,8 @@ class RefreshSettings:
             raise ValueError("jobs must be at least 1")
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
+        if self.max_time <= 0:
+            raise ValueError("max-time must be positive")
         if self.max_bytes < 1:
             raise ValueError("max-bytes must be at least 1")
         if self.retries < 0:

@@ -145,6 +145,8 @@ class ProcessExecutor(RefreshExecutor):
                 tell_worker = cancel_id not in worker.cancels_heard
                 worker.cancels_heard.add(cancel_id)
         try:
+            if cancel is not None and cancel.is_set():  # first: the refresh starts cancelled
+                worker.send(("cancel", cancel_id))
             worker.send(("refresh", task_id, request, progress is not None, cancel_id))
         except OSError:
             self._worker_stopped(worker)  # fails this refresh with the others it ran

@@ -122,6 +122,21 @@ def stall(
     return respond
 
 
+def silent(seconds: float) -> Responder:
+    """Takes the request and answers nothing for `seconds`: not even a status line."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(seconds)
+        handler.close_connection = True
+
+    return respond
+
+
+def too_many_requests(retry_after: str) -> Responder:
+    """429 with a Retry-After header, every time."""
+    return send(429, b"slow down", "text/plain", {"Retry-After": retry_after})
+
+
 def trickle(body: bytes, pieces: int, pause: float) -> Responder:
     """The whole body in `pieces` parts, `pause` seconds apart: a slow download."""
 

@@ -313,6 +313,8 @@ def test_command_line_entry_point_loads_no_qt_widgets(
     args: list[str], expected_output: str, cache_dir: Path
 ) -> None:
     if args[0] == "list":
+        with ImageCache(cache_dir):
+            pass  # an empty cache to list
         args = [*args, "--cache-dir", str(cache_dir)]
     done = subprocess.run(
         [sys.executable, "-c", RUN_ENTRY_POINT, *args],

@@ -41,6 +41,8 @@ OLD = jpeg_bytes((120, 120, 20))
 def mutated_bodies(draw: st.DrawFn) -> bytes:
     body = bytearray(SEEDS[draw(st.sampled_from(sorted(SEEDS)))])
     for _ in range(draw(st.integers(1, 4))):
+        if not body:
+            break
         at = draw(st.integers(0, len(body) - 1))
         match draw(st.sampled_from(["flip", "cut", "splice", "drop"])):
             case "flip":
