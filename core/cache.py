@@ -8,16 +8,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from types import TracebackType
 
+from core import naming
 from core.cancellation import Cancellation
 from core.executor import Backend, RefreshExecutor, ThreadExecutor
 from core.http_client import ProgressCallback, check_url
-from core.manifest import Manifest
+from core.manifest import Manifest, ManifestDamagedError
 from core.models import HistoryEntry, ImageEntry, RefreshMode, RefreshRequest, RefreshResult
 from core.naming import normalize_category
 from core.refresh import Refresher
 from core.scan import scan_cached_files
 from core.settings import RefreshSettings, finishing_thread_count, worker_process_count
 from core.storage import CacheStorage
+from core.validation import IMAGE_EXTENSIONS
 from core.worker_processes import ProcessExecutor
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class ImageCache:
         self.settings = settings or RefreshSettings()
         self.storage = CacheStorage(root)
         self.manifest = Manifest(self.storage.manifest_path)
+        self.rebuilt: str | None = None  # what opening did to a missing or damaged manifest
         self._executor: RefreshExecutor = (
             ProcessExecutor(self.root, self.settings, worker_process_count(), niceness)
             if backend is Backend.PROCESSES
@@ -53,15 +56,29 @@ class ImageCache:
         return self.storage.root
 
     def open(self) -> ImageCache:
-        """Prepare the folder; rebuild a missing manifest from the files on disk."""
+        """Prepare the folder; rebuild a missing or damaged manifest from the files on disk.
+
+        A damaged manifest is kept beside the new one for the user, never deleted; `rebuilt`
+        then says what happened, once, for the caller to show.
+        """
         self.storage.open()
         try:
-            if self.manifest.open():
+            try:
+                created = self.manifest.open()
+            except ManifestDamagedError as error:
+                kept = self.manifest.set_aside()
+                self.rebuilt = f"{error}; it is kept as {kept.name}"
+                created = self.manifest.open()
+            if created:
                 found = self.manifest.add_scanned_files(scan_cached_files(self.storage))
                 if found:
-                    log.info(
-                        "rebuilt the manifest: %d file(s) found on disk, with no known URL", found
+                    self.rebuilt = (
+                        f"{self.rebuilt or 'there was no manifest'}: rebuilt it from the"
+                        f" {found} file(s) on disk; adding their URLs again takes them over"
+                        " without downloading them"
                     )
+            if self.rebuilt:
+                log.warning("%s", self.rebuilt)
         except BaseException:
             self.storage.close()  # give back the temp session and its lock
             raise
@@ -88,10 +105,14 @@ class ImageCache:
 
     def add_urls(self, urls: Iterable[str], category: str) -> list[ImageEntry]:
         """Record URLs in the manifest under a category; raise RefreshError for a bad URL."""
-        urls = [url.strip() for url in urls]
-        for url in urls:
+        category = normalize_category(category)
+        candidates = {}
+        for url in (url.strip() for url in urls):
             check_url(url)
-        return self.manifest.add_urls(urls, normalize_category(category))
+            candidates[url] = [
+                naming.relative_path(url, category, extension) for extension in IMAGE_EXTENSIONS
+            ]
+        return self.manifest.add_urls(candidates, category)
 
     def find(self, target: str) -> ImageEntry | None:
         """The entry for a URL, or for the path of a cached file (absolute or cache-relative)."""

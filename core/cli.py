@@ -34,7 +34,7 @@ from core.timestamps import format_mtime
 EXIT_OK, EXIT_FAILED = 0, 1  # usage errors exit 2 through argparse
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a program the signal ended
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # exit 130 and 143: 128 + the signal
-SIGNAL_GRACE = 0.8  # seconds: the longest a stop waits for running refreshes to end
+SIGNAL_GRACE = 0.6  # seconds: the longest a stop waits for running refreshes to end
 INTERRUPTED = "image-refresh: interrupted; finished images are kept, the rest are untouched"
 WindowOpener = Callable[[argparse.Namespace], int]
 NETWORK_OPTIONS = ("jobs", "timeout", "max_time", "max_bytes", "retries")
@@ -276,6 +276,8 @@ def _run(args: argparse.Namespace) -> int:
             f"`image-refresh add URL --cache-dir {root}` makes one"
         )
     with ImageCache(root, settings) as cache:
+        if cache.rebuilt:
+            print(f"image-refresh: {cache.rebuilt}", file=sys.stderr)
         if args.command == "list":
             return _list(cache, args)
         entries = cache.add_urls(urls, args.category) if urls else _targets(cache, args)

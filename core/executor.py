@@ -19,6 +19,7 @@ from pathlib import Path
 from core.cancellation import Cancellation
 from core.download_slots import DownloadSlots
 from core.http_client import ProgressCallback
+from core.manifest import ManifestError
 from core.models import Action, FailureReason, RefreshRequest, RefreshResult
 from core.refresh import Refresher
 from core.settings import finishing_thread_count
@@ -86,6 +87,11 @@ class ThreadExecutor(RefreshExecutor):
         try:
             with self._slots.gate(cancel) as gate:
                 return self._refresher.refresh(request, cancel=cancel, progress=progress, gate=gate)
+        except ManifestError as error:  # a full disk, a locked or read-only manifest
+            log.error("refresh of %s failed: %s", request.key, error)
+            return failed_result(
+                request, self._refresher.storage.root, FailureReason.DISK, str(error)
+            )
         except Exception as error:
             log.exception("refresh of %s failed unexpectedly", request.key)
             return failed_result(

@@ -7,8 +7,10 @@ share the file (WAL mode, a busy timeout) without holding locks across network I
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -54,8 +56,46 @@ _ENTRY_COLUMNS = [f.name for f in fields(ImageEntry)]
 _SELECT = f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM images"
 
 
+# SQLite reports a write that found no room as a mere "disk I/O error" at times (extending its
+# shared-memory file): with less free space than this, that is a full disk.
+_FULL_DISK_FREE_BYTES = 1 << 20
+
+
 class ManifestError(Exception):
-    """The manifest cannot be read; the message says what to do. Images are never touched."""
+    """The manifest cannot be used now; the message names the cause and what to do about it.
+    Images are never touched."""
+
+
+class ManifestDamagedError(ManifestError):
+    """The manifest file is not a readable database: the cache rebuilds it (see ImageCache)."""
+
+
+def _describe_failure(path: Path, error: sqlite3.Error) -> ManifestError:
+    """The real cause of a failed manifest operation, in words that lose nothing: only a file
+    SQLite finds corrupt, or no database at all, is damaged (and then rebuilt)."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    cache = path.parent.parent
+    kept = "Your images and their source URLs are kept."
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return ManifestDamagedError(f"the manifest {path} is damaged ({error})")
+    if name.startswith("SQLITE_FULL") or (name.startswith("SQLITE_IOERR") and _disk_full(path)):
+        return ManifestError(
+            f"the disk holding the cache {cache} is full; free some space and run again. {kept}"
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return ManifestError(f"the cache folder {cache} cannot be written (read-only). {kept}")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return ManifestError(
+            f"the manifest {path} is locked by another program; run again when it is done. {kept}"
+        )
+    return ManifestError(f"cannot use the manifest {path} ({error}). {kept}")
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < _FULL_DISK_FREE_BYTES
+    except OSError:
+        return False
 
 
 class Manifest:
@@ -72,6 +112,8 @@ class Manifest:
         own locks would fail one of them with "database is locked" while it switches to WAL).
         """
         created = False
+        if self.path.is_dir():
+            raise ManifestDamagedError(f"the manifest {self.path} is a folder, not a file")
         version = self._schema_version()
         if version == 0:
             with FileLock(self.path.with_name(f"{self.path.name}.lock")):
@@ -88,7 +130,24 @@ class Manifest:
                 f"the manifest {self.path} was written by a newer Image Refresh"
                 f" (schema {version}); please update the program"
             )
+        if not created:
+            with self._connect() as db:  # a file cut short reads its header, not its pages
+                (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
+            if verdict != "ok":
+                raise ManifestDamagedError(f"the manifest {self.path} is damaged ({verdict})")
         return created
+
+    def set_aside(self) -> Path:
+        """Move a damaged manifest (and its journal) out of the way, kept for the user; return
+        where it went."""
+        self.close()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = self.path.with_name(self.path.name + suffix)
+            if source.exists():
+                source.rename(kept.with_name(kept.name + suffix))
+        return kept
 
     def _schema_version(self) -> int:
         with self._connect() as db:
@@ -102,7 +161,7 @@ class Manifest:
             try:
                 db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             except sqlite3.Error as error:
-                raise ManifestError(f"cannot open the manifest {self.path}: {error}") from error
+                raise _describe_failure(self.path, error) from error
             self._local.db = db
         try:
             if not getattr(self._local, "configured", False):
@@ -112,10 +171,7 @@ class Manifest:
             yield db
         except sqlite3.DatabaseError as error:
             self.close()
-            raise ManifestError(
-                f"the manifest {self.path} is damaged ({error}). Your images are untouched;"
-                " move the manifest aside and run again to rebuild it from the files on disk."
-            ) from error
+            raise _describe_failure(self.path, error) from error
 
     def close(self) -> None:
         """Close the calling thread's connection (other threads' close when they end)."""
@@ -164,14 +220,25 @@ class Manifest:
             row = db.execute(f"{_SELECT} WHERE {where}", (value,)).fetchone()
         return ImageEntry(*row) if row else None
 
-    def add_urls(self, urls: Iterable[str], category: str) -> list[ImageEntry]:
-        """Record URLs (keeping the category of those already known); return their entries."""
-        urls = list(dict.fromkeys(urls))
+    def add_urls(self, urls: dict[str, list[str]], category: str) -> list[ImageEntry]:
+        """Record URLs (keeping the category of those already known); return their entries.
+
+        `urls` maps each URL to the paths its file may have: a file found on disk with no known
+        URL at one of them (a rebuilt manifest) is taken over by the URL, not downloaded again.
+        """
         with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO images (url, category) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
-                [(url, category) for url in urls],
-            )
+            for url, paths in urls.items():
+                if db.execute("SELECT 1 FROM images WHERE url = ?", (url,)).fetchone():
+                    continue
+                found = db.execute(
+                    "SELECT id FROM images WHERE url IS NULL AND rel_path IN"
+                    f" ({', '.join('?' for _ in paths)})",
+                    paths,
+                ).fetchone()
+                if found:
+                    db.execute("UPDATE images SET url = ? WHERE id = ?", (url, found[0]))
+                else:
+                    db.execute("INSERT INTO images (url, category) VALUES (?, ?)", (url, category))
             rows = {
                 row[0]: ImageEntry(*row)
                 for url in urls
@@ -199,6 +266,11 @@ class Manifest:
             row = db.execute(f"SELECT id FROM images WHERE {key_column} = ?", (key,)).fetchone()
             if row is None:
                 return  # removed from the cache while it was being refreshed
+            # A file found on disk at the new path (a rebuilt manifest) is this image's now.
+            db.execute(
+                "DELETE FROM images WHERE rel_path = ? AND url IS NULL AND id != ?",
+                (entry.rel_path, row[0]),
+            )
             db.execute(f"UPDATE images SET {assignments} WHERE id = ?", (*values, row[0]))
             db.execute(
                 "INSERT INTO history (image_id, at, mode, force_refresh, before_mtime, after_mtime,"

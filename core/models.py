@@ -56,6 +56,7 @@ class FailureReason(enum.StrEnum):
     NOT_AN_IMAGE = "not-an-image"
     TOO_MANY_PIXELS = "too-many-pixels"
     DISK = "disk"
+    OUTSIDE_CACHE = "outside-cache"
     CANCELLED = "cancelled"
     UNEXPECTED = "unexpected"
 

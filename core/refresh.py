@@ -19,7 +19,7 @@ from core import naming
 from core.cancellation import Cancellation
 from core.download_slots import DownloadGate
 from core.http_client import HttpClient, ProgressCallback, Validators
-from core.manifest import Manifest
+from core.manifest import Manifest, ManifestError
 from core.models import (
     Action,
     FailureReason,
@@ -117,6 +117,7 @@ class Refresher:
             replacing = mode is not RefreshMode.MISSING
             before: FileState | None = None
             try:
+                self._check_inside(old_path or self.storage.root / entry.category)
                 # Only a replacement needs the old bytes' real hash (same bytes, history).
                 before = FileState.read(old_path, known_sha256=None if replacing else entry.sha256)
                 if cancel is not None and cancel.is_set():
@@ -200,6 +201,7 @@ class Refresher:
                     before.mtime,
                     before.size,
                 )
+            self._check_inside(destination)  # where the file is written, as it is now
             try:
                 install_atomically(temp, destination)
                 if old_path is not None and old_path != destination:
@@ -231,7 +233,10 @@ class Refresher:
             last_outcome=action.value,
             last_error=None,
         )
-        self._record(updated, before, after, mode, action, None)
+        try:
+            self._record(updated, before, after, mode, action, None)
+        except ManifestError as error:  # the new image is in place: say so, and why not noted
+            log.error("%s %s, but the manifest could not record it: %s", action, entry.url, error)
         log.info(
             "%s %s -> %s before_mtime=%s after_mtime=%.6f",
             action.value,
@@ -251,6 +256,15 @@ class Refresher:
             info.height,
             thumbnail=info.thumbnail,
         )
+
+    def _check_inside(self, path: Path) -> None:
+        target = self.storage.outside_link(path)
+        if target is not None:
+            raise RefreshError(
+                FailureReason.OUTSIDE_CACHE,
+                f"{path.relative_to(self.storage.root)} links outside the cache (to {target});"
+                " nothing is written there",
+            )
 
     def _finish(
         self,

@@ -27,11 +27,18 @@ def scan_cached_files(storage: CacheStorage) -> Iterator[ImageEntry]:
             category = normalize_category(folder.name)
         except InvalidCategoryError:
             continue
-        if category != folder.name:
+        if category != folder.name or _leads_out(storage, folder):
             continue
         for file in sorted(folder.iterdir()):
-            if file.is_file() and not file.name.startswith("."):
+            if file.is_file() and not file.name.startswith(".") and not _leads_out(storage, file):
                 yield _describe(file, category, storage.root)
+
+
+def _leads_out(storage: CacheStorage, path: Path) -> bool:
+    target = storage.outside_link(path)
+    if target is not None:
+        log.warning("%s links outside the cache (to %s); it is left alone", path, target)
+    return target is not None
 
 
 def _describe(file: Path, category: str, root: Path) -> ImageEntry:

@@ -114,6 +114,14 @@ class CacheStorage:
             raise ValueError(f"{rel_path!r} is outside the cache folder")
         return path
 
+    def outside_link(self, path: Path) -> str | None:
+        """Where `path` really leads, when a symlink on the way (a category folder, the file
+        itself) takes it out of the cache or into our state; None when it stays inside."""
+        real = Path(os.path.realpath(path))
+        if real.is_relative_to(self.root) and not real.is_relative_to(self.state_dir):
+            return None
+        return str(real)
+
     def relative(self, path: Path) -> str | None:
         """The cache-relative path of a file inside the cache, else None."""
         resolved = path.expanduser().resolve()

@@ -52,6 +52,7 @@ RASTER_FORMATS = {
     )
 }
 SVG = ImageFormat("SVG", "image/svg+xml", ".svg")
+IMAGE_EXTENSIONS = [f.extension for f in (*RASTER_FORMATS.values(), SVG)]
 # JPEG is decoded at a reduced scale: every byte of the stream is still read and checked (a
 # truncated or broken stream fails at any scale), at a fraction of a full-size decode's cost.
 # Without a thumbnail that is the smallest scale, 1/8; a thumbnail's decode keeps at least this

@@ -7,6 +7,7 @@ so tests can send truncated bodies, stall mid-body, reset the connection or redi
 from __future__ import annotations
 
 import io
+import random
 import socket
 import struct
 import threading
@@ -33,6 +34,14 @@ def jpeg_bytes(
 ) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def noisy_jpeg(size: tuple[int, int] = (160, 120), seed: int = 7) -> bytes:
+    """A JPEG whose scan data is incompressible noise, so any cut lands inside the pixels."""
+    pixels = random.Random(seed).randbytes(size[0] * size[1] * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, pixels).save(out, "JPEG", quality=95)
     return out.getvalue()
 
 

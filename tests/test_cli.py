@@ -590,26 +590,6 @@ def test_cache_dir_env_var_is_honoured_and_cache_dir_option_overrides_it(
     assert sorted(p.name for p in from_option.iterdir()) == [".image-refresh", "images"]
 
 
-def test_a_corrupt_manifest_is_a_one_line_error(server: LoopbackServer, cache_dir: Path) -> None:
-    url = server.route("/safe.jpg", image(RED))
-    completed = run_command("add", url, "--cache-dir", str(cache_dir))
-    assert completed.returncode == 0
-    (image_file,) = (cache_dir / "images").iterdir()
-    (cache_dir / ".image-refresh" / "manifest.sqlite3").write_bytes(b"this is not sqlite " * 100)
-    server.seen.clear()
-
-    for args in (["list"], ["refresh", "--all", "--force"]):
-        completed = run_command(*args, "--cache-dir", str(cache_dir))
-
-        assert completed.returncode == 1
-        (line,) = completed.stderr.splitlines()
-        assert line.startswith("image-refresh: error: ")
-        assert "manifest" in line
-        assert completed.stdout == ""
-    assert server.seen == []
-    assert image_file.read_bytes() == RED
-
-
 def test_a_cache_dir_that_is_a_regular_file_is_a_one_line_error(tmp_path: Path) -> None:
     not_a_folder = tmp_path / "cache-file"
     not_a_folder.write_text("keep me", "utf-8")

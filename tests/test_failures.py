@@ -9,7 +9,6 @@ record the failure.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import random
@@ -22,18 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from core.cache import ImageCache
 from core.cancellation import Cancellation
-from core.manifest import ManifestError
 from core.models import Action, FailureReason, ImageEntry, RefreshMode, RefreshResult
-from core.storage import STATE_DIR_NAME, CacheDirError
+from core.storage import CacheDirError
 from tests.server import (
     LoopbackServer,
     Responder,
     image,
     jpeg_bytes,
+    noisy_jpeg,
     png_bomb,
     png_bytes,
     redirect,
@@ -50,14 +48,6 @@ GOOD = jpeg_bytes((200, 30, 30))
 NEW = jpeg_bytes((20, 40, 220))
 HTML_PAGE = b"<!DOCTYPE html>\n<html><head><title>Oops</title></head><body>Not here</body></html>"
 GARBAGE = random.Random(1234).randbytes(8192)
-
-
-def noisy_jpeg(size: tuple[int, int] = (160, 120), seed: int = 7) -> bytes:
-    """A JPEG whose scan data is incompressible noise, so any cut lands inside the pixels."""
-    pixels = random.Random(seed).randbytes(size[0] * size[1] * 3)
-    out = io.BytesIO()
-    Image.frombytes("RGB", size, pixels).save(out, "JPEG", quality=95)
-    return out.getvalue()
 
 
 @dataclass(frozen=True)
@@ -467,29 +457,3 @@ def test_read_only_cache_folders_keep_the_previous_file(
     assert_previous_kept(
         cache, previous, result, FailureReason.DISK, ("permission", "cannot store")
     )
-
-
-def test_corrupt_manifest_is_reported_and_images_are_untouched(
-    server: LoopbackServer, cache: ImageCache, cache_dir: Path
-) -> None:
-    previous = cache_good_image(server, cache)
-    manifest = cache.storage.manifest_path
-    assert manifest == cache_dir.resolve() / STATE_DIR_NAME / "manifest.sqlite3"
-    for suffix in ("-wal", "-shm"):
-        Path(f"{manifest}{suffix}").unlink(missing_ok=True)
-    manifest.write_bytes(b"this is not an SQLite database\n" * 200)
-    sessions_before = sorted((cache.storage.state_dir / "tmp").iterdir())
-
-    # A manifest damaged between runs: the next program to open the cache says so.
-    with pytest.raises(ManifestError, match="images are untouched") as on_open:
-        ImageCache(cache_dir).open()
-    with pytest.raises(ManifestError, match="images are untouched"):
-        ImageCache(cache_dir).open().refresh(previous.entry, RefreshMode.FORCE)
-
-    assert str(manifest) in str(on_open.value)
-    assert previous.path.read_bytes() == previous.content
-    assert previous.path.stat().st_mtime_ns == previous.mtime_ns
-    assert len(server.requests_for(ROUTE)) == previous.requests_so_far
-    # the refused open gave its temporary session back
-    assert sorted((cache.storage.state_dir / "tmp").iterdir()) == sessions_before
-    assert cache.storage.temporaries() == []
