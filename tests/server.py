@@ -45,6 +45,25 @@ def noisy_jpeg(size: tuple[int, int] = (160, 120), seed: int = 7) -> bytes:
     return out.getvalue()
 
 
+def gif_canvas(width: int, height: int, frames: int) -> bytes:
+    """A GIF of `frames` 1x1 frames on a width x height canvas: ~23 bytes a frame.
+
+    Written by hand because that is what makes it hostile: the file stays tiny while every
+    frame is decoded onto the whole canvas.
+    """
+    out = bytearray(b"GIF89a")
+    out += struct.pack("<HHBBB", width, height, 0x80, 0, 0)  # a 2-colour global palette
+    out += b"\x00\x00\x00\xff\xff\xff"
+    out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"  # loop forever
+    for i in range(frames):
+        out += b"\x21\xf9\x04\x04\x02\x00\x00\x00"  # graphic control: 20 ms, keep the canvas
+        x, y = i % max(1, width - 1), (i // max(1, width - 1)) % height
+        out += b"\x2c" + struct.pack("<HHHHB", x, y, 1, 1, 0)
+        out += b"\x02\x02\x44\x01\x00"  # LZW with 3-bit codes: clear, pixel 0, end
+    out += b"\x3b"
+    return bytes(out)
+
+
 def png_bytes(
     color: tuple[int, int, int] = (30, 200, 30), size: tuple[int, int] = (40, 30)
 ) -> bytes:

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from core.cache import ImageCache
-from core.models import Action, RefreshMode, RefreshResult
-from tests.server import LoopbackServer, image, jpeg_bytes, sequence
+from core.models import Action, FailureReason, RefreshMode, RefreshResult
+from tests.server import LoopbackServer, gif_canvas, image, jpeg_bytes, sequence
 
 GOOD_COUNT = 15
 
@@ -179,3 +179,21 @@ def test_the_hostile_bodies_are_what_they_claim() -> None:
     assert HOSTILE["gif-cut-in-its-frames"][0].startswith(b"GIF89a")
     assert not HOSTILE["gif-cut-in-its-frames"][0].endswith(b";")  # no trailer
     assert HOSTILE["webp-bad-size-field"][0][8:12] == b"WEBP"
+
+
+@pytest.mark.warnings_expected  # failed refreshes log a WARNING
+def test_an_animation_too_costly_to_prove_is_refused_from_a_server(
+    server: LoopbackServer, make_cache: Callable[..., ImageCache]
+) -> None:
+    # 115 KB: 5,000 frames on a 4000x4000 canvas, some 390 CPU-seconds to decode in full.
+    url = server.route("/anim.gif", sequence(image(OLD), image(gif_canvas(4000, 4000, 5000))))
+    cache = make_cache()
+    (entry,) = cache.add_urls([url], "events")
+    first = cache.refresh(entry, RefreshMode.MISSING)
+    assert first.path is not None
+
+    result = cache.refresh(entry, RefreshMode.FORCE)
+
+    assert result.action is Action.FAILED and result.reason is FailureReason.TOO_MANY_PIXELS
+    assert result.error is not None and "frames of 4000×4000" in result.error
+    assert first.path.read_bytes() == OLD

@@ -30,7 +30,7 @@ from core.validation import (
     ImageInfo,
     validate_image,
 )
-from tests.server import jpeg_bytes, png_bomb, png_bytes
+from tests.server import gif_canvas, jpeg_bytes, png_bomb, png_bytes
 
 DEFAULT_MAX_PIXELS = RefreshSettings().max_pixels  # 89,478,485, Pillow's own limit
 HAS_WEBP = features.check("webp")
@@ -58,25 +58,6 @@ def animated(fmt: str, frames: int, size: tuple[int, int] = (48, 32), **options:
     return encoded(
         pictures[0], fmt, save_all=True, append_images=pictures[1:], duration=40, **options
     )
-
-
-def gif_canvas(width: int, height: int, frames: int) -> bytes:
-    """A GIF of `frames` 1x1 frames on a width x height canvas: ~23 bytes a frame.
-
-    Written by hand because that is what makes it hostile: the file stays tiny while every
-    frame is decoded onto the whole canvas.
-    """
-    out = bytearray(b"GIF89a")
-    out += struct.pack("<HHBBB", width, height, 0x80, 0, 0)  # a 2-colour global palette
-    out += b"\x00\x00\x00\xff\xff\xff"
-    out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"  # loop forever
-    for i in range(frames):
-        out += b"\x21\xf9\x04\x04\x02\x00\x00\x00"  # graphic control: 20 ms, keep the canvas
-        x, y = i % max(1, width - 1), (i // max(1, width - 1)) % height
-        out += b"\x2c" + struct.pack("<HHHHB", x, y, 1, 1, 0)
-        out += b"\x02\x02\x44\x01\x00"  # LZW with 3-bit codes: clear, pixel 0, end
-    out += b"\x3b"
-    return bytes(out)
 
 
 def png_chunk_offset(png: bytes, kind: bytes) -> int:
