@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -16,13 +17,23 @@ from core.manifest import Manifest, ManifestDamagedError
 from core.models import HistoryEntry, ImageEntry, RefreshMode, RefreshRequest, RefreshResult
 from core.naming import normalize_category
 from core.refresh import Refresher
-from core.scan import scan_cached_files
+from core.scan import scan_adopted_folder, scan_cached_files
+from core.secrets import redact
 from core.settings import RefreshSettings, finishing_thread_count, worker_process_count
-from core.storage import CacheStorage
+from core.storage import CacheDirError, CacheStorage
 from core.validation import IMAGE_EXTENSIONS
+from core.variants import VariantRule, load_rules, save_rules
 from core.worker_processes import ProcessExecutor
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptSummary:
+    images: int  # image files found (variants not counted)
+    added: int  # of them, new since the last adopt
+    removed: int  # entries whose file is gone and which had no source URL
+    rules: list[VariantRule]
 
 
 class ImageCache:
@@ -35,20 +46,23 @@ class ImageCache:
         *,
         backend: Backend = Backend.THREADS,
         niceness: int = 0,
+        adopt: bool = False,
     ) -> None:
         """`backend`: where refreshes run (see core.executor), fixed while the cache is open, as
         is the download limit `settings.jobs`: new settings apply by opening it again.
-        `niceness` lowers the worker processes' CPU priority below the caller's."""
+        `niceness` lowers the worker processes' CPU priority below the caller's. `adopt` opens
+        `root` as an adopted folder (see `adopt`), whose state lives in the user data folder."""
         self.settings = settings or RefreshSettings()
-        self.storage = CacheStorage(root)
+        self.storage = CacheStorage(root, adopted=True) if adopt else CacheStorage.for_folder(root)
         self.manifest = Manifest(self.storage.manifest_path)
         self.rebuilt: str | None = None  # what opening did to a missing or damaged manifest
+        self._adopting = adopt  # then `adopt()` takes stock of the files, with its rules
+        # the thread backend's; the process backend's workers make their own
+        self._refresher = Refresher(self.storage, self.manifest, self.settings)
         self._executor: RefreshExecutor = (
             ProcessExecutor(self.root, self.settings, worker_process_count(), niceness)
             if backend is Backend.PROCESSES
-            else ThreadExecutor(
-                Refresher(self.storage, self.manifest, self.settings), self.settings.jobs
-            )
+            else ThreadExecutor(self._refresher, self.settings.jobs)
         )
 
     @property
@@ -69,8 +83,10 @@ class ImageCache:
                 kept = self.manifest.set_aside()
                 self.rebuilt = f"{error}; it is kept as {kept.name}"
                 created = self.manifest.open()
-            if created:
-                found = self.manifest.add_scanned_files(scan_cached_files(self.storage))
+            if self.storage.adopted:
+                self._refresher.variant_rules = load_rules(self.storage.state_dir)
+            if created and not self._adopting:
+                found = self._take_stock()
                 if found:
                     self.rebuilt = (
                         f"{self.rebuilt or 'there was no manifest'}: rebuilt it from the"
@@ -83,6 +99,26 @@ class ImageCache:
             self.storage.close()  # give back the temp session and its lock
             raise
         return self
+
+    def adopt(self, rules: list[VariantRule] | None = None) -> AdoptSummary:
+        """Make the adopted folder's entries the image files on it now (adopting again finds
+        new files); `rules`, when given, replace the remembered variant rules."""
+        if not self.storage.adopted:
+            raise CacheDirError(f"{self.root} is a cache of its own, not an adopted folder")
+        if rules is not None:
+            save_rules(self.storage.state_dir, rules)
+            self._refresher.variant_rules = rules
+        found = scan_adopted_folder(self.storage, self._refresher.variant_rules)
+        added, removed = self.manifest.sync_folder(found)
+        return AdoptSummary(len(found), added, removed, self._refresher.variant_rules)
+
+    def _take_stock(self) -> int:
+        """Rows for the files on disk, for a new or rebuilt manifest; how many were found."""
+        if self.storage.adopted:
+            return self.manifest.sync_folder(
+                scan_adopted_folder(self.storage, self._refresher.variant_rules)
+            )[0]
+        return self.manifest.add_scanned_files(scan_cached_files(self.storage))
 
     def close(self) -> None:
         self._executor.close()
@@ -137,7 +173,7 @@ class ImageCache:
             if path is not None:
                 path.unlink(missing_ok=True)
             self.manifest.remove(entry)
-        log.info("removed %s from the cache", entry.url or entry.rel_path)
+        log.info("removed %s from the cache", redact(entry.url) or entry.rel_path)
 
     def start(self) -> None:
         """Get the refreshes' backend ready now (start the worker processes) rather than at the

@@ -23,13 +23,16 @@ from core.logging_setup import configure_logging
 from core.manifest import ManifestError
 from core.models import Action, ImageEntry, RefreshError, RefreshMode, RefreshResult
 from core.naming import InvalidCategoryError, normalize_category
+from core.secrets import redact, redacted
 from core.settings import (
     DEFAULT_CATEGORY,
     RefreshSettings,
     default_cache_dir,
 )
+from core.sources import SourceRow, SourcesFileError, import_sources, read_sources
 from core.storage import STATE_DIR_NAME, CacheDirError, is_image_cache
 from core.timestamps import format_mtime
+from core.variants import VariantRule, VariantRuleError
 
 EXIT_OK, EXIT_FAILED = 0, 1  # usage errors exit 2 through argparse
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a program the signal ended
@@ -83,16 +86,17 @@ def _category(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _common_options(defaults: bool) -> argparse.ArgumentParser:
+def _common_options(defaults: bool, with_cache_dir: bool = True) -> argparse.ArgumentParser:
     """--cache-dir and -v; without `defaults` (the subcommands' copy) an option left out does not
     overwrite the same option given before the subcommand (argparse copies every default)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None if defaults else argparse.SUPPRESS,
-        help="cache folder (default: $IMAGE_REFRESH_CACHE_DIR or the user cache)",
-    )
+    if with_cache_dir:
+        common.add_argument(
+            "--cache-dir",
+            type=Path,
+            default=None if defaults else argparse.SUPPRESS,
+            help="cache folder (default: $IMAGE_REFRESH_CACHE_DIR or the user cache)",
+        )
     common.add_argument(
         "-v",
         "--verbose",
@@ -184,7 +188,32 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", parents=[common], help="list the cached images")
     listing.add_argument("--category", type=_category)
     listing.add_argument("--json", action="store_true")
-    for subcommand in (gui, add, refresh, listing):
+
+    adopt = commands.add_parser(
+        "adopt",
+        parents=[_common_options(defaults=False, with_cache_dir=False)],
+        help="make an existing folder of images a cache, in place",
+    )
+    adopt.add_argument("folder", type=Path, metavar="DIR")
+    adopt.add_argument("--sources", type=Path, metavar="FILE", help="source URLs (CSV or JSON)")
+    adopt.add_argument(
+        "--variant",
+        type=_variant_rule,
+        action="append",
+        metavar="SPEC",
+        help="a derived size remade with its original, e.g. original_:thumb_:250x250:crop",
+    )
+    adopt.add_argument("--json", action="store_true")
+
+    sources = commands.add_parser("sources", help="source URLs of an adopted folder's files")
+    sources_commands = sources.add_subparsers(dest="sources_command", metavar="COMMAND")
+    sources_commands.required = True
+    import_sources = sources_commands.add_parser(
+        "import", parents=[common], help="set source URLs from a CSV or JSON-lines export"
+    )
+    import_sources.add_argument("file", type=Path, metavar="FILE")
+    import_sources.add_argument("--json", action="store_true")
+    for subcommand in (gui, add, refresh, listing, adopt, sources, import_sources):
         subcommand.set_defaults(command_parser=subcommand)
     return parser
 
@@ -268,24 +297,78 @@ def _exit_after_grace(status: int) -> None:
 def _run(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in NETWORK_OPTIONS if hasattr(args, name)}
     settings = RefreshSettings(**given)
+    if args.command == "adopt":
+        return _adopt(args, settings)
     root = args.cache_dir or default_cache_dir()
     urls = _checked_urls(args) if args.command == "add" else []
     if args.command != "add" and args.cache_dir is not None and not is_image_cache(root):
         raise UsageError(
-            f"{root} is not an image cache (no {STATE_DIR_NAME} folder in it); "
-            f"`image-refresh add URL --cache-dir {root}` makes one"
+            f"{root} is not an image cache: run `image-refresh adopt {root}` to use the images"
+            f" in it, or `image-refresh add URL --cache-dir {root}` to start a new cache"
         )
     with ImageCache(root, settings) as cache:
         if cache.rebuilt:
             print(f"image-refresh: {cache.rebuilt}", file=sys.stderr)
         if args.command == "list":
             return _list(cache, args)
+        if args.command == "sources":
+            return _print_records(import_sources(cache, _sources(args.file)), args.json)
         entries = cache.add_urls(urls, args.category) if urls else _targets(cache, args)
         if len(entries) < WORKER_PROCESS_MIN_TARGETS:
             return _report(_refresh(cache, entries, args), args.json)
     # A batch big enough to repay starting them runs in worker processes, on every core.
     with ImageCache(root, settings, backend=Backend.PROCESSES) as cache:
         return _report(_refresh(cache, entries, args), args.json)
+
+
+def _adopt(args: argparse.Namespace, settings: RefreshSettings) -> int:
+    folder: Path = args.folder
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder")
+    if (folder / STATE_DIR_NAME).is_dir():
+        raise UsageError(f"{folder} is already an image cache of its own; use --cache-dir")
+    rows = _sources(args.sources) if args.sources is not None else None
+    started = time.monotonic()
+    with ImageCache(folder, settings, adopt=True) as cache:
+        summary = cache.adopt(args.variant)
+        records = import_sources(cache, rows) if rows is not None else []
+        status = _print_records(records, args.json)
+        rules = ", ".join(str(rule) for rule in summary.rules) or "none"
+        with_source = sum(1 for entry in cache.entries() if entry.url is not None)
+        print(
+            f"adopted {cache.root}: {summary.images} image(s), {summary.added} new,"
+            f" {summary.removed} gone; {with_source} with a source URL;"
+            f" variants: {rules}; in {time.monotonic() - started:.2f} s",
+            file=sys.stderr,
+        )
+    return status
+
+
+def _sources(file: Path) -> list[SourceRow]:
+    try:
+        return read_sources(file)
+    except SourcesFileError as error:
+        raise UsageError(str(error)) from error
+
+
+def _print_records(records: list[dict[str, object]], as_json: bool) -> int:
+    for record in records:
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            state = record["action"] if record["ok"] else f"failed: {record['error']}"
+            print(f"{state}  {record['path']}  {record['url'] or ''}", flush=True)
+    failed = sum(1 for record in records if not record["ok"])
+    if records:
+        print(f"{len(records) - failed} source URL(s) set, {failed} refused", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _variant_rule(text: str) -> VariantRule:
+    try:
+        return VariantRule.parse(text)
+    except VariantRuleError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _read_urls(args: argparse.Namespace) -> list[str]:
@@ -379,12 +462,14 @@ def _report(results: Iterable[RefreshResult], as_json: bool) -> int:
 def _print_result_line(result: RefreshResult, out: TextIO) -> None:
     mtimes = f"{format_mtime(result.before_mtime)} → {format_mtime(result.after_mtime)}"
     size = "" if result.after_size is None else f"{result.after_size:>9,}"
-    where = str(result.path) if result.path else result.url or ""
+    where = str(result.path) if result.path else redact(result.url) or ""
     line = f"{result.action.value:<10} {mtimes}  {size:>9}  {where}"
+    if result.note:
+        line += f"\n{'':<10} note: {result.note}"
     if result.error:
         line += f"\n{'':<10} error: {result.error}"
         if result.url and result.path:
-            line += f"\n{'':<10} url: {result.url}"
+            line += f"\n{'':<10} url: {redact(result.url)}"
     print(line, file=out, flush=True)
 
 
@@ -400,7 +485,7 @@ def _list(cache: ImageCache, args: argparse.Namespace) -> int:
             print(
                 json.dumps(
                     {
-                        "url": entry.url,
+                        "url": redact(entry.url),
                         "path": str(path) if path else None,
                         "category": entry.category,
                         "exists": stat is not None,
@@ -420,7 +505,7 @@ def _list(cache: ImageCache, args: argparse.Namespace) -> int:
             dims = f"{entry.width}×{entry.height}" if entry.width else "?"
             state = format_mtime(stat.st_mtime) if stat else "(missing)"
             size = f"{stat.st_size:,}" if stat else ""
-            where = f"{entry.rel_path or '-'}  {entry.url or '(no URL)'}"
+            where = f"{entry.rel_path or '-'}  {redacted(entry.url)}"
             print(f"{entry.category:<12} {state:<23} {size:>11} {dims:>11}  {where}")
     if not args.json:
         print(f"{len(entries)} image(s) in {cache.root}", file=sys.stderr)

@@ -22,6 +22,7 @@ from core.http_client import ProgressCallback
 from core.manifest import ManifestError
 from core.models import Action, FailureReason, RefreshRequest, RefreshResult
 from core.refresh import Refresher
+from core.secrets import redact, redact_text
 from core.settings import finishing_thread_count
 
 log = logging.getLogger(__name__)
@@ -88,17 +89,17 @@ class ThreadExecutor(RefreshExecutor):
             with self._slots.gate(cancel) as gate:
                 return self._refresher.refresh(request, cancel=cancel, progress=progress, gate=gate)
         except ManifestError as error:  # a full disk, a locked or read-only manifest
-            log.error("refresh of %s failed: %s", request.key, error)
+            log.error("refresh of %s failed: %s", redact(request.key), error)
             return failed_result(
                 request, self._refresher.storage.root, FailureReason.DISK, str(error)
             )
         except Exception as error:
-            log.exception("refresh of %s failed unexpectedly", request.key)
+            log.exception("refresh of %s failed unexpectedly", redact(request.key))
             return failed_result(
                 request,
                 self._refresher.storage.root,
                 FailureReason.UNEXPECTED,
-                f"unexpected error: {error}",
+                f"unexpected error: {redact_text(str(error))}",
             )
 
 

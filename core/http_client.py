@@ -28,6 +28,7 @@ from core.download_stop import (
     shut_down,
 )
 from core.models import FailureReason, RefreshError
+from core.secrets import redact, redact_text
 from core.settings import RefreshSettings
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,16 @@ def check_url(url: str) -> None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as error:
-        raise RefreshError(FailureReason.BAD_URL, f"not a valid URL: {url!r} ({error})") from error
+        raise RefreshError(
+            FailureReason.BAD_URL, f"not a valid URL: {redact(url)!r} ({error})"
+        ) from error
     if parts.scheme not in ("http", "https"):
         raise RefreshError(
-            FailureReason.BAD_URL, f"only http and https URLs can be downloaded, not {url!r}"
+            FailureReason.BAD_URL,
+            f"only http and https URLs can be downloaded, not {redact(url)!r}",
         )
     if not parts.hostname or any(c in url for c in "\x00\r\n\t "):
-        raise RefreshError(FailureReason.BAD_URL, f"not a valid URL: {url!r}")
+        raise RefreshError(FailureReason.BAD_URL, f"not a valid URL: {redact(url)!r}")
 
 
 class HttpClient:
@@ -204,7 +208,7 @@ class HttpClient:
         final_url = response.url
         check_url(final_url)
         if response.status_code == 304 and conditional:
-            log.info("download url=%s status=304 bytes=0 (not modified)", final_url)
+            log.info("download url=%s status=304 bytes=0 (not modified)", redact(final_url))
             return FetchResult(final_url, 304, not_modified=True)
         if not 200 <= response.status_code < 300:
             raise RefreshError(
@@ -238,7 +242,9 @@ class HttpClient:
                 FailureReason.TRUNCATED,
                 f"the body was cut short: {received} of {declared} bytes arrived",
             )
-        log.info("download url=%s status=%d bytes=%d", final_url, response.status_code, received)
+        log.info(
+            "download url=%s status=%d bytes=%d", redact(final_url), response.status_code, received
+        )
         return FetchResult(
             final_url,
             response.status_code,
@@ -279,7 +285,7 @@ def _content_length(response: requests.Response) -> int | None:
 
 
 def _describe(error: Exception, timeout: float) -> RefreshError:
-    text = str(error)
+    text = redact_text(str(error))
     match error:
         case requests.exceptions.Timeout():
             return RefreshError(FailureReason.TIMEOUT, f"no answer within {timeout:g} s")

@@ -257,6 +257,44 @@ class Manifest:
             )
             return db.total_changes - before
 
+    def sync_folder(self, found: list[ImageEntry]) -> tuple[int, int]:
+        """Make an adopted folder's rows the files found on it: new files are added, rows of
+        vanished files without a source URL go (one with a URL stays: a refresh downloads it
+        again). Returns (added, removed)."""
+        paths = {entry.rel_path for entry in found}
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                f"INSERT INTO images ({', '.join(_ENTRY_COLUMNS)})"
+                f" VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)})"
+                " ON CONFLICT(rel_path) DO NOTHING",
+                [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in found],
+            )
+            added = db.total_changes - before
+            gone = [
+                (rel_path,)
+                for (rel_path,) in db.execute("SELECT rel_path FROM images WHERE url IS NULL")
+                if rel_path not in paths
+            ]
+            db.executemany("DELETE FROM images WHERE rel_path = ? AND url IS NULL", gone)
+        return added, len(gone)
+
+    def set_source(self, rel_path: str, url: str, category: str) -> str | None:
+        """Give the file at `rel_path` (a row is made if there is none) its source URL; None,
+        or why not (the URL is another file's source already)."""
+        with self._transaction() as db:
+            other = db.execute(
+                "SELECT rel_path FROM images WHERE url = ? AND rel_path IS NOT ?", (url, rel_path)
+            ).fetchone()
+            if other is not None:
+                return f"this URL is already the source of {other[0]}"
+            db.execute(
+                "INSERT INTO images (url, category, rel_path) VALUES (?, ?, ?)"
+                " ON CONFLICT(rel_path) DO UPDATE SET url = excluded.url",
+                (url, category, rel_path),
+            )
+        return None
+
     def record_refresh(self, entry: ImageEntry, history: HistoryEntry) -> None:
         """Store the entry's new state and append the refresh to its history, atomically."""
         assignments = ", ".join(f"{c} = ?" for c in _ENTRY_COLUMNS if c != "url")

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.secrets import redact
+
 
 class Action(enum.StrEnum):
     """What a refresh did to one target (the `action` field of the CLI's JSON)."""
@@ -167,6 +169,8 @@ class RefreshResult:
     reason: FailureReason | None = None
     entry: ImageEntry | None = None  # the manifest row as this refresh left it
     thumbnail: Thumbnail | None = None  # of the new file, when the caller asked for one
+    note: str | None = None  # e.g. an adopted file whose new type does not match its name
+    variants: tuple[Path, ...] | None = None  # an adopted original's derived sizes, made anew
 
     @property
     def ok(self) -> bool:
@@ -186,9 +190,10 @@ class RefreshResult:
         )
 
     def to_json_dict(self) -> dict[str, object]:
-        """The CLI contract's JSON object for this target."""
-        return {
-            "url": self.url,
+        """The CLI contract's JSON object for this target (secrets in the URL hidden); `note`
+        and `variants` only where they apply."""
+        record: dict[str, object] = {
+            "url": redact(self.url),
             "path": str(self.path) if self.path else None,
             "category": self.category,
             "action": self.action.value,
@@ -199,3 +204,8 @@ class RefreshResult:
             "ok": self.ok,
             "error": self.error,
         }
+        if self.note is not None:
+            record["note"] = self.note
+        if self.variants is not None:
+            record["variants"] = [str(path) for path in self.variants]
+        return record

@@ -31,9 +31,11 @@ from core.models import (
     RefreshResult,
     Thumbnail,
 )
+from core.secrets import redact
 from core.settings import RefreshSettings
-from core.storage import CacheStorage, install_atomically
+from core.storage import CacheStorage, install_atomically, install_together, keep_access
 from core.validation import validate_image
+from core.variants import VariantRule, make_variant, variants_of
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +79,16 @@ class Refresher:
     """Refreshes single images of one cache; safe to call from many threads at once."""
 
     def __init__(
-        self, storage: CacheStorage, manifest: Manifest, settings: RefreshSettings
+        self,
+        storage: CacheStorage,
+        manifest: Manifest,
+        settings: RefreshSettings,
+        variant_rules: list[VariantRule] | None = None,
     ) -> None:
         self.storage = storage
         self.manifest = manifest
         self.settings = settings
+        self.variant_rules = variant_rules or []  # an adopted folder's, fixed while it is open
         self.http = HttpClient(settings)
 
     def refresh(
@@ -100,7 +107,7 @@ class Refresher:
         """
         mode = request.mode
         key = request.key
-        log.info("refresh %s force_refresh=%s mode=%s", key, mode.force_refresh, mode.value)
+        log.info("refresh %s force_refresh=%s mode=%s", redact(key), mode.force_refresh, mode.value)
         with self.storage.image_lock(key):
             entry = self.manifest.by_key(key)
             if entry is None:
@@ -125,7 +132,7 @@ class Refresher:
                 if before is not None and not replacing:
                     log.info(
                         "cached %s at %s, no request made (mtime %.6f)",
-                        key,
+                        redact(key),
                         old_path,
                         before.mtime,
                     )
@@ -153,15 +160,17 @@ class Refresher:
     ) -> RefreshResult:
         mode = request.mode
         if entry.url is None:
-            raise RefreshError(
-                FailureReason.NO_SOURCE, "no source URL is known for this file (found on disk)"
-            )
+            raise RefreshError(FailureReason.NO_SOURCE, "no known source URL for this file")
         validators = (
             Validators(entry.etag, entry.last_modified)
             if mode is RefreshMode.CHECK and before is not None
             else None
         )
-        temp = self.storage.new_temp_path()
+        old_path = entry.path_in(self.storage.root)
+        # An adopted file is replaced at its own path and name, whatever type arrives.
+        in_place = old_path if self.storage.adopted else None
+        temp = self.storage.new_temp_path(beside=in_place or self.storage.root)
+        made: list[tuple[Path, Path]] = []  # an adopted original's variants: (temp, path)
         try:
             try:
                 with temp.open("xb") as out:
@@ -191,9 +200,14 @@ class Refresher:
                 self._record(updated, before, before, mode, Action.UNCHANGED, None)
                 return self._result(updated, Action.UNCHANGED, mode, before, before)
             info = validate_image(temp, self.settings.max_pixels, request.thumbnail_edge)
-            rel_path = naming.relative_path(entry.url, entry.category, info.format.extension)
-            destination = self.storage.absolute(rel_path)
-            old_path = entry.path_in(self.storage.root)
+            if in_place is not None and entry.rel_path is not None:
+                rel_path, destination = entry.rel_path, in_place
+                note = _type_note(destination, info.format.extension, info.format.name)
+                made = self._make_variants(temp, destination)
+            else:
+                rel_path = naming.relative_path(entry.url, entry.category, info.format.extension)
+                destination = self.storage.absolute(rel_path)
+                note = None
             if before is not None and old_path is not None:
                 log.info(
                     "deleting previous file %s (mtime %.6f, %d bytes) for the new download",
@@ -203,7 +217,12 @@ class Refresher:
                 )
             self._check_inside(destination)  # where the file is written, as it is now
             try:
-                install_atomically(temp, destination)
+                if in_place is not None:
+                    keep_access(destination, temp)
+                    # the variants first: the original is replaced last, or nothing is
+                    install_together([*made, (temp, destination)], self.storage.new_temp_path)
+                else:
+                    install_atomically(temp, destination)
                 if old_path is not None and old_path != destination:
                     old_path.unlink(missing_ok=True)
             except OSError as error:
@@ -213,6 +232,8 @@ class Refresher:
             after = FileState(destination.stat().st_mtime, fetched.bytes_written, fetched.sha256)
         finally:
             temp.unlink(missing_ok=True)
+            for variant_temp, _ in made:
+                variant_temp.unlink(missing_ok=True)
         if mode is RefreshMode.FORCE:
             action = Action.REFRESHED
         elif mode is RefreshMode.CHECK and before is not None:
@@ -236,11 +257,13 @@ class Refresher:
         try:
             self._record(updated, before, after, mode, action, None)
         except ManifestError as error:  # the new image is in place: say so, and why not noted
-            log.error("%s %s, but the manifest could not record it: %s", action, entry.url, error)
+            log.error(
+                "%s %s, but the manifest could not record it: %s", action, redact(entry.url), error
+            )
         log.info(
             "%s %s -> %s before_mtime=%s after_mtime=%.6f",
             action.value,
-            entry.url,
+            redact(entry.url),
             destination,
             f"{before.mtime:.6f}" if before else "none",
             after.mtime,
@@ -255,7 +278,32 @@ class Refresher:
             info.width,
             info.height,
             thumbnail=info.thumbnail,
+            note=note,
+            variants=tuple(path for _, path in made) if in_place is not None else None,
         )
+
+    def _make_variants(self, original: Path, destination: Path) -> list[tuple[Path, Path]]:
+        """Each variant of the adopted `destination`, made anew from its new version `original`
+        into a temporary beside it; RefreshError (and none kept) if one cannot be made."""
+        made: list[tuple[Path, Path]] = []
+        try:
+            for rule, variant in variants_of(destination, self.variant_rules):
+                self._check_inside(variant)
+                temp = self.storage.new_temp_path(beside=variant)
+                made.append((temp, variant))
+                make_variant(original, rule, temp, like=variant)
+                keep_access(variant if variant.exists() else destination, temp)
+        except RefreshError:
+            _remove_all(made)
+            raise
+        except Exception as error:  # OSError, or Pillow's for a picture it cannot resize
+            _remove_all(made)
+            raise RefreshError(
+                FailureReason.DISK if isinstance(error, OSError) else FailureReason.NOT_AN_IMAGE,
+                f"cannot make the variant {made[-1][1].name if made else ''}"
+                f" ({getattr(error, 'strerror', None) or error}); nothing was replaced",
+            ) from error
+        return made
 
     def _check_inside(self, path: Path) -> None:
         target = self.storage.outside_link(path)
@@ -278,7 +326,7 @@ class Refresher:
             logging.INFO if action is Action.CANCELLED else logging.WARNING,
             "%s %s: %s; the previous file is kept%s",
             action.value,
-            entry.key,
+            redact(entry.key),
             error.message,
             f" (mtime {before.mtime:.6f})" if before else " (there was none)",
         )
@@ -322,6 +370,8 @@ class Refresher:
         height: int | None = None,
         error: RefreshError | None = None,
         thumbnail: Thumbnail | None = None,
+        note: str | None = None,
+        variants: tuple[Path, ...] | None = None,
     ) -> RefreshResult:
         return RefreshResult(
             url=entry.url,
@@ -342,4 +392,19 @@ class Refresher:
             reason=error.reason if error else None,
             entry=entry,
             thumbnail=thumbnail,
+            note=note,
+            variants=variants,
         )
+
+
+def _type_note(path: Path, extension: str, format_name: str) -> str | None:
+    """A note when an adopted file's new type does not match its name (it keeps the name)."""
+    same = {".jpg": {".jpg", ".jpeg", ".jpe"}, ".avif": {".avif", ".avifs"}}
+    if path.suffix.lower() in same.get(extension, {extension}):
+        return None
+    return f"the server sent a {format_name} image; kept the name {path.name}"
+
+
+def _remove_all(made: list[tuple[Path, Path]]) -> None:
+    for temp, _ in made:
+        temp.unlink(missing_ok=True)

@@ -7,44 +7,85 @@ lives; a session folder whose lock can be taken belongs to a dead process and is
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
+import stat
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import platformdirs
 from filelock import FileLock, Timeout
 
 from core.naming import url_hash
+from core.settings import APP_NAME
 
 log = logging.getLogger(__name__)
 
 STATE_DIR_NAME = ".image-refresh"
+ADOPTED_MARK = "adopted-folder.txt"  # in an adopted folder's state dir: the folder's real path
+ADOPTED_TEMP_SUFFIX = ".image-refresh-part"  # a download beside its target in an adopted folder
+BESIDE_LIST = "temporaries-beside-images.txt"  # in a session dir: those it made
 
 
 class CacheDirError(Exception):
     """The cache folder cannot be used (missing permissions, not a folder, ...)."""
 
 
+def adopted_state_dir(root: Path) -> Path:
+    """Where the state of an adopted folder lives: the user data folder, keyed by its real path,
+    so that nothing of ours is ever left in the folder itself."""
+    real = str(root.expanduser().resolve())
+    key = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return user_data_dir() / "adopted" / key
+
+
+def is_adopted(root: Path) -> bool:
+    return (adopted_state_dir(root) / ADOPTED_MARK).is_file()
+
+
+def is_image_cache(root: Path) -> bool:
+    """Whether the folder is a cache of our own layout or an adopted one (an empty or missing
+    folder is no cache yet)."""
+    return (root.expanduser() / STATE_DIR_NAME).is_dir() or is_adopted(root)
+
+
 class CacheStorage:
-    def __init__(self, root: Path) -> None:
+    """The files of one cache: its images under `root`, and its state (manifest, locks,
+    temporary downloads) in `state_dir`: inside the cache for our own layout, in the user data
+    folder for an adopted one (see `for_folder`)."""
+
+    def __init__(self, root: Path, *, adopted: bool = False) -> None:
         self.root = root.expanduser().resolve()
-        self.state_dir = self.root / STATE_DIR_NAME
+        self.adopted = adopted
+        self.state_dir = adopted_state_dir(self.root) if adopted else self.root / STATE_DIR_NAME
         self.manifest_path = self.state_dir / "manifest.sqlite3"
         self._tmp_root = self.state_dir / "tmp"
         self._locks_dir = self.state_dir / "locks"
         self._session_dir: Path | None = None
         self._session_lock: FileLock | None = None
 
+    @classmethod
+    def for_folder(cls, root: Path) -> CacheStorage:
+        """The storage of an existing cache of either layout; a new one is of our own layout."""
+        own = (root.expanduser() / STATE_DIR_NAME).is_dir()
+        return cls(root, adopted=not own and is_adopted(root))
+
     def open(self) -> None:
         """Create the state folders, start this process's temp session, remove stale ones."""
         if self.root.exists() and not self.root.is_dir():
             raise CacheDirError(f"{self.root} is not a folder")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)  # the default one may be brand new
+            if not self.adopted:
+                self.root.mkdir(parents=True, exist_ok=True)  # the default one may be new
+            elif not self.root.is_dir():
+                raise CacheDirError(f"the adopted folder {self.root} is gone")
             for folder in (self.state_dir, self._tmp_root, self._locks_dir):
-                folder.mkdir(exist_ok=True)
+                folder.mkdir(parents=True, exist_ok=True)
+            if self.adopted:
+                (self.state_dir / ADOPTED_MARK).write_text(f"{self.root}\n", "utf-8")
             session = f"session-{uuid.uuid4().hex}"
             lock = FileLock(self._tmp_root / f"{session}.lock")
             lock.acquire()
@@ -81,7 +122,8 @@ class CacheStorage:
                 continue  # a live process owns it
             try:
                 if session_dir.exists():
-                    removed += sum(1 for p in session_dir.iterdir() if p.is_file())
+                    removed += sum(1 for p in session_dir.iterdir() if p.suffix == ".part")
+                    removed += self._remove_temporaries_beside_images(session_dir)
                     shutil.rmtree(session_dir, ignore_errors=True)
             finally:
                 lock.release()
@@ -93,13 +135,36 @@ class CacheStorage:
             log.info("removed %d stale temporary download(s) left by an interrupted run", removed)
         return removed
 
-    def new_temp_path(self) -> Path:
+    def new_temp_path(self, beside: Path) -> Path:
+        """A fresh path for the next version of `beside`, on its file system.
+
+        Our own layout keeps temporaries in the state folder. An adopted folder's state may
+        live on another file system, where a rename could not be atomic, so its temporary sits
+        beside its target under a hidden name; the session's list of them lets the next start
+        remove what a crash left, without walking the folder.
+        """
         if self._session_dir is None:
             raise RuntimeError("CacheStorage.open() was not called")
-        return self._session_dir / f"{uuid.uuid4().hex}.part"
+        if not self.adopted:
+            return self._session_dir / f"{uuid.uuid4().hex}.part"
+        temp = beside.with_name(f".{beside.name}.{uuid.uuid4().hex[:12]}{ADOPTED_TEMP_SUFFIX}")
+        with (self._session_dir / BESIDE_LIST).open("a", encoding="utf-8") as listed:
+            listed.write(f"{temp}\n")
+        return temp
 
     def temporaries(self) -> list[Path]:
-        return [p for p in self._tmp_root.rglob("*.part")]
+        found = list(self._tmp_root.rglob("*.part"))
+        for listed in self._tmp_root.glob(f"session-*/{BESIDE_LIST}"):
+            found += [p for p in _listed_paths(listed) if p.exists()]
+        return found
+
+    def _remove_temporaries_beside_images(self, session_dir: Path) -> int:
+        removed = 0
+        for path in _listed_paths(session_dir / BESIDE_LIST):
+            if path.name.endswith(ADOPTED_TEMP_SUFFIX) and path.exists():
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     @contextlib.contextmanager
     def image_lock(self, key: str) -> Iterator[None]:
@@ -130,9 +195,15 @@ class CacheStorage:
         return resolved.relative_to(self.root).as_posix()
 
 
-def is_image_cache(root: Path) -> bool:
-    """Whether the folder holds a cache's state (an empty or missing one is no cache yet)."""
-    return (root.expanduser() / STATE_DIR_NAME).is_dir()
+def _listed_paths(listed: Path) -> list[Path]:
+    try:
+        return [Path(line) for line in listed.read_text("utf-8").splitlines() if line]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def user_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def install_atomically(temp: Path, destination: Path) -> None:
@@ -140,6 +211,46 @@ def install_atomically(temp: Path, destination: Path) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     os.replace(temp, destination)
     _fsync_directory(destination.parent)
+
+
+def install_together(pairs: list[tuple[Path, Path]], backup_path: Callable[[Path], Path]) -> None:
+    """Rename each (temp, destination) in order; if one fails, put back the ones already
+    replaced, so the group changes together or not at all. `backup_path(destination)` names
+    where a replaced file waits (a hard link) until the whole group is in place."""
+    replaced: list[tuple[Path, Path | None]] = []
+    try:
+        for temp, destination in pairs:
+            backup = None
+            if destination.exists():
+                backup = backup_path(destination)
+                os.link(destination, backup)
+            replaced.append((destination, backup))
+            install_atomically(temp, destination)
+    except OSError:
+        for destination, backup in reversed(replaced):
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, destination)
+                elif destination.exists():
+                    destination.unlink()
+        raise
+    finally:
+        for _, backup in replaced:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+
+
+def keep_access(previous: Path, replacement: Path) -> None:
+    """Give the replacement the permission bits (and, where allowed, the owner) of the file it
+    replaces: a web server that could serve the old file serves the new one."""
+    try:
+        before = previous.stat()
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        os.chmod(replacement, stat.S_IMODE(before.st_mode))
+    with contextlib.suppress(OSError):
+        os.chown(replacement, before.st_uid, before.st_gid)
 
 
 def _fsync_directory(folder: Path) -> None:

@@ -41,6 +41,7 @@ from core.models import FailureReason, RefreshRequest, RefreshResult
 from core.refresh import Refresher
 from core.settings import RefreshSettings
 from core.storage import CacheStorage
+from core.variants import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +323,7 @@ def worker_main(
     core_log.addHandler(logging.handlers.QueueHandler(outbox))  # type: ignore[arg-type]
     core_log.propagate = False
 
-    storage = CacheStorage(root)
+    storage = CacheStorage.for_folder(root)
     manifest = Manifest(storage.manifest_path)
     try:
         storage.open()
@@ -330,7 +331,8 @@ def worker_main(
     except Exception as error:  # e.g. the manifest was damaged since the caller opened it
         outbox.send(("broken", f"a worker process cannot open the cache: {error}"))
         return
-    executor = ThreadExecutor(Refresher(storage, manifest, settings), download_share)
+    rules = load_rules(storage.state_dir) if storage.adopted else []
+    executor = ThreadExecutor(Refresher(storage, manifest, settings, rules), download_share)
     running: dict[int, tuple[Cancellation, int | None]] = {}  # task id: its cancel and id
     batches: dict[int, Cancellation] = {}  # cancel id: the batch's cancel, while it runs
     cancelled: set[int] = set()  # cancel ids already cancelled (a refresh may follow)
