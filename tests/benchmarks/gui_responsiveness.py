@@ -279,7 +279,9 @@ def vm_kib(field_name: str) -> int:
     return 0
 
 
-def child_env(round_dir: Path, display: str | None, code: Path | None = None) -> dict[str, str]:
+def child_env(
+    round_dir: Path, display: str | None, code: Path | None = None, data_home: Path | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
     if code is not None:  # another version of gui/ and core/, e.g. `git archive` of a commit
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
@@ -289,6 +291,8 @@ def child_env(round_dir: Path, display: str | None, code: Path | None = None) ->
     env["PYTHONPYCACHEPREFIX"] = str(round_dir.parents[1] / "pycache")
     for variable in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         env[variable] = str(round_dir / "user" / variable.lower())  # fresh settings every round
+    if data_home is not None:  # where an adopted folder's state is (see adopt_folder.py)
+        env["XDG_DATA_HOME"] = str(data_home)
     env.pop("IMAGE_REFRESH_CACHE_DIR", None)
     if display is None:
         env["QT_QPA_PLATFORM"] = "offscreen"
@@ -307,6 +311,7 @@ def run_child(
     display: str | None,
     extra: list[str],
     code: Path | None = None,
+    data_home: Path | None = None,
 ) -> ChildRun:
     # imported here: the window's child process never loads the download benchmark
     from tests.benchmarks.refresh_vs_curl import wait_with_watchdog  # noqa: PLC0415
@@ -314,7 +319,7 @@ def run_child(
     round_dir.mkdir(parents=True)
     result_file = round_dir / "result.json"
     stderr_path = round_dir / "stderr.txt"
-    env = child_env(round_dir, display, code)
+    env = child_env(round_dir, display, code, data_home)
     busy_before, ours_before = busy_cpu_seconds(), sum(os.times()[:2])
     with stderr_path.open("wb") as err:
         t0 = time.perf_counter()  # CLOCK_MONOTONIC: the child's perf_counter() shares it

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.benchmarks import common
+from tests.benchmarks import adopt_folder, common
 from tests.benchmarks import gui_responsiveness as gr
 from tests.benchmarks import refresh_vs_curl as rvc
 
@@ -502,6 +502,32 @@ def bench_gui(report: Report, rounds: int, workdir: Path) -> None:
     )
 
 
+def bench_adopt(report: Report, rounds: int, workdir: Path) -> None:
+    workdir.mkdir()
+    figures = adopt_folder.measure(10_000, rounds, workdir)
+    section = "7. adopt 10,000 in place"
+    adopt_s = common.Sample(figures.adopt_wall)
+    report.add(
+        section,
+        "`image-refresh adopt`, s",
+        adopt_s.spread(),
+        f"< {adopt_folder.ADOPT_TARGET_S:g} s (worst)",
+        verdict(max(figures.adopt_wall) < adopt_folder.ADOPT_TARGET_S),
+    )
+    report.add(section, "adopt peak RSS, MB", common.Sample(figures.adopt_rss_mb).spread(), "")
+    report.add(
+        section,
+        "window's first screen of thumbnails, s",
+        common.Sample(figures.first_screen).spread(),
+        f"< {adopt_folder.FIRST_SCREEN_TARGET_S:g} s (worst)",
+        verdict(max(figures.first_screen) < adopt_folder.FIRST_SCREEN_TARGET_S),
+    )
+    report.notes.append(
+        "7.: adopt_folder.py: 10,000 originals with their thumbnails in three kinds of nested"
+        " folders; adopt with fresh user folders each round, then the window on it."
+    )
+
+
 # --- the table ----------------------------------------------------------------------------------
 
 
@@ -577,6 +603,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     check_imports(report, tools, cache_dir)
     bench_gui(report, args.gui_rounds, workdir / "gui")
     bench_thumbnails(report, corpus, args.rounds, workdir)
+    bench_adopt(report, args.gui_rounds, workdir / "adopt")
     text = write_results(report, header, time.perf_counter() - started)
     print(text)
     missed = [x.measure.strip() for x in report.lines if x.verdict == "MISSED"]
