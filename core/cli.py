@@ -464,6 +464,8 @@ def _print_result_line(result: RefreshResult, out: TextIO) -> None:
     size = "" if result.after_size is None else f"{result.after_size:>9,}"
     where = str(result.path) if result.path else redact(result.url) or ""
     line = f"{result.action.value:<10} {mtimes}  {size:>9}  {where}"
+    if result.variants:
+        line += f"\n{'':<10} remade: {', '.join(path.name for path in result.variants)}"
     if result.note:
         line += f"\n{'':<10} note: {result.note}"
     if result.error:
