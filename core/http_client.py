@@ -172,12 +172,18 @@ class HttpClient:
         with DownloadStop(cancel, self.settings.max_time) as download:
             try:
                 with self._host_slot(url, download.stop):
-                    response = self._session().get(
-                        url,
-                        headers=headers,
+                    session = self._session()
+                    # Prepared here rather than by session.get(): the session has nothing to
+                    # merge in (no cookies, auth or environment of its own; see _session), and
+                    # merging its settings costs more than the rest of the request.
+                    request = requests.PreparedRequest()
+                    request.prepare(method="GET", url=url, headers={**session.headers, **headers})
+                    response = session.send(
+                        request,
                         stream=True,
                         timeout=(timeout, timeout),
                         proxies=_environment_proxies(url),
+                        verify=session.verify,
                     )
                     # A read from a silent server waits up to the timeout for its next chunk:
                     # a stop shuts the socket down, which ends that read at once.
