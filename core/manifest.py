@@ -91,6 +91,18 @@ def _describe_failure(path: Path, error: sqlite3.Error) -> ManifestError:
     return ManifestError(f"cannot use the manifest {path} ({error}). {kept}")
 
 
+def _insert_new_files(db: sqlite3.Connection, files: Iterable[ImageEntry]) -> int:
+    """Rows for files found on disk, but none over a path already known; how many were new."""
+    before = db.total_changes
+    db.executemany(
+        f"INSERT INTO images ({', '.join(_ENTRY_COLUMNS)})"
+        f" VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)})"
+        " ON CONFLICT(rel_path) DO NOTHING",
+        [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in files],
+    )
+    return db.total_changes - before
+
+
 def _disk_full(path: Path) -> bool:
     try:
         return shutil.disk_usage(path.parent).free < _FULL_DISK_FREE_BYTES
@@ -248,14 +260,7 @@ class Manifest:
 
     def add_scanned_files(self, files: Iterable[ImageEntry]) -> int:
         with self._transaction() as db:
-            before = db.total_changes
-            db.executemany(
-                f"INSERT INTO images ({', '.join(_ENTRY_COLUMNS)})"
-                f" VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)})"
-                " ON CONFLICT(rel_path) DO NOTHING",
-                [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in files],
-            )
-            return db.total_changes - before
+            return _insert_new_files(db, files)
 
     def sync_folder(self, found: list[ImageEntry]) -> tuple[int, int]:
         """Make an adopted folder's rows the files found on it: new files are added, rows of
@@ -263,14 +268,7 @@ class Manifest:
         again). Returns (added, removed)."""
         paths = {entry.rel_path for entry in found}
         with self._transaction() as db:
-            before = db.total_changes
-            db.executemany(
-                f"INSERT INTO images ({', '.join(_ENTRY_COLUMNS)})"
-                f" VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)})"
-                " ON CONFLICT(rel_path) DO NOTHING",
-                [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in found],
-            )
-            added = db.total_changes - before
+            added = _insert_new_files(db, found)
             gone = [
                 (rel_path,)
                 for (rel_path,) in db.execute("SELECT rel_path FROM images WHERE url IS NULL")
