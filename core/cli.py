@@ -463,7 +463,9 @@ def _print_result_line(result: RefreshResult, out: TextIO) -> None:
     mtimes = f"{format_mtime(result.before_mtime)} → {format_mtime(result.after_mtime)}"
     size = "" if result.after_size is None else f"{result.after_size:>9,}"
     where = str(result.path) if result.path else redact(result.url) or ""
-    line = f"{result.action.value:<10} {mtimes}  {size:>9}  {where}"
+    # The window says the same: a file replaced by identical bytes (the JSON keeps "refreshed").
+    label = f"{result.action.value} (same bytes)" if result.same_bytes else result.action.value
+    line = f"{label:<10} {mtimes}  {size:>9}  {where}"
     if result.variants:
         line += f"\n{'':<10} remade: {', '.join(path.name for path in result.variants)}"
     if result.note:
