@@ -42,10 +42,16 @@ class Actions:
     refresh: QAction
     force_refresh: QAction
     check_updates: QAction
+    retry_failed: QAction
     cancel: QAction
+    preview: QAction
     show_in_folder: QAction
     view_table: QAction
     view_grid: QAction
+    larger_thumbnails: QAction
+    smaller_thumbnails: QAction
+    show_details: QAction
+    show_log: QAction
     about: QAction
 
     @classmethod
@@ -124,12 +130,24 @@ class Actions:
                 "check-updates",
                 ("Ctrl+U",),
             ),
+            retry_failed=_action(
+                parent,
+                "Retry &Failed",
+                "Refresh again every image whose last refresh failed",
+                "refresh",
+                ("Ctrl+Shift+F5",),
+            ),
             cancel=_action(
                 parent,
                 "Ca&ncel",
                 "Cancel the running refreshes; files stay as they were",
                 "cancel",
                 ("Esc",),
+            ),
+            preview=_action(
+                parent,
+                "Pre&view",
+                "Show the selected image large (or double-click it, or press Enter)",
             ),
             show_in_folder=_action(
                 parent,
@@ -144,12 +162,38 @@ class Actions:
             view_grid=_action(
                 parent, "&Grid", "Show the images as a thumbnail grid", "view-grid", ("Ctrl+2",)
             ),
+            larger_thumbnails=_action(
+                parent,
+                "&Larger Thumbnails",
+                "Show larger pictures in the grid",
+                None,
+                ("Ctrl++", "Ctrl+="),
+            ),
+            smaller_thumbnails=_action(
+                parent,
+                "&Smaller Thumbnails",
+                "Show smaller pictures in the grid",
+                None,
+                ("Ctrl+-",),
+            ),
+            show_details=_action(
+                parent, "&Details Pane", "Show or hide the details pane", None, ("F9",)
+            ),
+            show_log=_action(parent, "&Log", "Show or hide the log pane", None, ("Ctrl+Shift+L",)),
             about=_action(parent, "&About Image Refresh", "Version and purpose", "about"),
         )
         for field_name in cls.__dataclass_fields__:
             action: QAction = getattr(actions, field_name)
             action.setObjectName(f"action_{field_name}")
-        actions.view_table.setCheckable(True)
-        actions.view_grid.setCheckable(True)
+        for checkable in (
+            actions.view_table,
+            actions.view_grid,
+            actions.show_details,
+            actions.show_log,
+        ):
+            checkable.setCheckable(True)
+        actions.show_details.setChecked(True)
+        actions.show_log.setChecked(True)
         actions.cancel.setEnabled(False)
+        actions.retry_failed.setEnabled(False)
         return actions

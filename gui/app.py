@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.logging_setup import configure_logging
 from core.settings import default_cache_dir
+from gui.app_settings import AppSettings
 from gui.demo_server import DemoServer
 from gui.icons import icon
 from gui.main_window import MainWindow
@@ -45,35 +46,56 @@ def _close_on_interrupt(window: MainWindow) -> None:
     wake.timeout.connect(lambda: None)
 
 
+NO_DISPLAY = (
+    "No display found: the window needs a graphical session (DISPLAY or WAYLAND_DISPLAY is not "
+    "set).\nThe command line works without one (image-refresh --help); "
+    "`image-refresh gui --demo` runs the demo offscreen and saves screenshots."
+)
+DEMO_WITH_CACHE_DIR = (
+    "image-refresh gui: error: the demo uses a throwaway cache of its own and never writes into "
+    "a cache you name: leave out --cache-dir to see the demo, or --demo to open that cache"
+)
+EXIT_NO_DISPLAY = 1
+EXIT_USAGE = 2
+
+
 def run(args: argparse.Namespace) -> int:
     screenshot: Path | None = args.screenshot
+    demo = bool(args.demo or screenshot is not None)  # --screenshot runs the demo by itself
+    if demo and args.cache_dir is not None:
+        print(DEMO_WITH_CACHE_DIR, file=sys.stderr)
+        return EXIT_USAGE
     if not has_display():
+        if not demo:
+            print(NO_DISPLAY, file=sys.stderr)
+            return EXIT_NO_DISPLAY
         print(
             "No display found: running the demo offscreen, force-refreshing every image and "
             "saving screenshots of the window."
         )
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         screenshot = screenshot or Path(tempfile.gettempdir()) / "image-refresh-demo.png"
-    if screenshot is not None:
-        args.demo = True  # --screenshot runs the demo by itself, on a display or not
-    log_output = configure_logging(args.verbose)
+    # The demo's cache, settings and log live in a throwaway folder: it never changes the
+    # user's window size, folders or log, nor a cache of theirs.
+    workspace = Path(tempfile.mkdtemp(prefix="image-refresh-demo-")) if demo else None
+    log_output = configure_logging(
+        args.verbose, log_dir=workspace / "logs" if workspace is not None else None
+    )
     app = create_application()
-    window = MainWindow()
+    window = MainWindow(AppSettings(workspace / "settings.ini") if workspace else None)
     server: DemoServer | None = None
-    temporary_cache: Path | None = None
     folder: Path
-    if args.demo:
+    if workspace is not None:
         server = DemoServer()
         server.start()
-        if args.cache_dir is None:
-            temporary_cache = Path(tempfile.mkdtemp(prefix="image-refresh-demo-"))
-        folder = args.cache_dir or temporary_cache or Path()
+        folder = workspace / "cache"
+        window.folder_label = "demo (a throwaway cache, deleted on exit)"
         demo_urls = server.urls()
 
         def add_demo_images(_folder: str) -> None:
             window.cache_opened.disconnect(add_demo_images)
             for category, urls in demo_urls.items():
-                window.add_urls(urls, category)
+                window.add_urls(urls, category, reveal=False)
 
         window.cache_opened.connect(add_demo_images)
     else:
@@ -81,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     script = ScriptedDemo(window, screenshot, expected=24) if screenshot is not None else None
     _close_on_interrupt(window)
     window.show()
-    window.open_cache(folder, remember=not args.demo)
+    window.open_cache(folder, remember=workspace is None)
     if script is not None:
         script.finished.connect(app.exit)
         script.start()
@@ -92,5 +114,5 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
         log_output.close()
-        if temporary_cache is not None:
-            shutil.rmtree(temporary_cache, ignore_errors=True)
+        if workspace is not None:
+            shutil.rmtree(workspace, ignore_errors=True)

@@ -38,8 +38,18 @@ class Preferences:
 
 
 class AppSettings:
-    def __init__(self) -> None:
-        self._store = QSettings("ImageRefresh", "Image Refresh")
+    """The user's settings; or, given a file, throwaway ones (the demo and headless runs never
+    touch the user's: their window size, folders and view stay as they were)."""
+
+    def __init__(self, file: Path | None = None) -> None:
+        self._store = (
+            QSettings(str(file), QSettings.Format.IniFormat)
+            if file is not None
+            else QSettings("ImageRefresh", "Image Refresh")
+        )
+
+    def file_name(self) -> str:
+        return self._store.fileName()
 
     def load(self) -> Preferences:
         cache_dir = str(self._value("cache/dir", ""))
@@ -86,3 +96,18 @@ class AppSettings:
 
     def save_view_mode(self, mode: str) -> None:
         self._store.setValue("window/view", mode)
+
+    def grid_edge(self, default: int) -> int:
+        try:
+            return int(str(self._store.value("window/grid_edge", default)))
+        except ValueError:
+            return default
+
+    def save_grid_edge(self, edge: int) -> None:
+        self._store.setValue("window/grid_edge", edge)
+
+    def details_shown(self) -> bool:
+        return str(self._store.value("window/details", "true")).lower() != "false"
+
+    def save_details_shown(self, shown: bool) -> None:
+        self._store.setValue("window/details", "true" if shown else "false")

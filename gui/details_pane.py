@@ -1,19 +1,31 @@
-"""The details pane: a large preview (old and new side by side after a refresh) and the facts."""
+"""The details pane: the proof of a refresh on top (the old and the new picture, the same size,
+with their times), then the facts, wrapped so nothing is cut, and the image's refresh history."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap, QResizeEvent
+from datetime import datetime
+
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import (
+    QFontMetrics,
+    QPainter,
+    QPaintEvent,
+    QPixmap,
+    QResizeEvent,
+    QTextOption,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
+    QFrame,
     QGridLayout,
+    QHeaderView,
     QLabel,
-    QLineEdit,
     QScrollArea,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -24,43 +36,118 @@ from gui.result_text import clock, full_time, result_text
 from gui.rows import ImageRow
 from gui.thumbnails import GRID_EDGE, PREVIEW_EDGE, TABLE_EDGE, ThumbnailKey, ThumbnailLoader
 
-HISTORY_HEADERS = ["When", "Mode", "Before", "After", "Outcome"]
+HISTORY_HEADERS = ["When", "Before → After", "Outcome"]
 # Sizes an old picture may still be cached at, best first, for the before/after view.
 PICTURE_EDGES = (PREVIEW_EDGE, GRID_EDGE, TABLE_EDGE)
+PICTURE_MAX_HEIGHT = 200
+FIELDS = (
+    "Name",
+    "Status",
+    "Modified",
+    "Size",
+    "Dimensions",
+    "Type",
+    "URL",
+    "File",
+    "SHA-256",
+    "Source date",
+    "ETag",
+    "Downloaded",
+)
 
 
-class _Picture(QLabel):
-    """A picture that scales down to the width it is given, keeping its aspect ratio."""
+def _seconds(mtime: float | None) -> str:
+    return clock(mtime)[:8]
+
+
+class Picture(QWidget):
+    """A picture fitted into the width it is given, up or down: the old version, which may be
+    cached only at a thumbnail's size, shows as large as the new one."""
 
     def __init__(self, caption: str) -> None:
         super().__init__()
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(100, 80)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setAccessibleName(caption)
-        self._original = QPixmap()
+        self.setMinimumSize(80, 60)
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self._pixmap = QPixmap()
+        self._text = ""
 
     def show_pixmap(self, pixmap: QPixmap) -> None:
-        self._original = pixmap
-        self.setText("")
-        self._fit()
+        self._pixmap, self._text = pixmap, ""
+        self.update()
 
     def show_text(self, text: str) -> None:
-        self._original = QPixmap()
-        self.setPixmap(QPixmap())
-        self.setText(text)
+        self._pixmap, self._text = QPixmap(), text
+        self.update()
+
+    def text(self) -> str:
+        return self._text
+
+    def shown_rect(self) -> QRect:
+        """Where the picture is drawn, in this widget (empty when it shows text)."""
+        if self._pixmap.isNull():
+            return QRect()
+        size = self._pixmap.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        return QRect(
+            (self.width() - size.width()) // 2,
+            (self.height() - size.height()) // 2,
+            size.width(),
+            size.height(),
+        )
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return min(PICTURE_MAX_HEIGHT, max(60, width * 5 // 8))
+
+    def sizeHint(self) -> QSize:
+        return QSize(160, 100)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        if self._pixmap.isNull():
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._text)
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawPixmap(self.shown_rect(), self._pixmap)
+
+
+class WrappedValue(QTextEdit):
+    """A read-only value that wraps anywhere (long URLs, paths, hashes) and is as tall as its
+    text: nothing is cut, and it selects and copies exactly."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.setReadOnly(True)
+        self.setAcceptRichText(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setAccessibleName(name)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.document().setDocumentMargin(1)
+        self.viewport().setAutoFillBackground(False)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._fit_height()
+
+    def set_value(self, text: str) -> None:
+        if text != self.toPlainText():
+            self.setPlainText(text)
+            self._fit_height()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._fit()
+        self._fit_height()
 
-    def _fit(self) -> None:
-        if self._original.isNull():
-            return
-        width = min(self.width(), self._original.width())
-        self.setPixmap(
-            self._original.scaledToWidth(max(width, 1), Qt.TransformationMode.SmoothTransformation)
-        )
+    def _fit_height(self) -> None:
+        document = self.document()
+        document.setTextWidth(max(self.viewport().width(), 20))
+        lines = max(1, round(document.size().height()))
+        self.setFixedHeight(lines + 2 * self.frameWidth())
 
 
 class DetailsPane(QWidget):
@@ -70,38 +157,27 @@ class DetailsPane(QWidget):
         self._row: ImageRow | None = None
         thumbnails.ready.connect(self._on_thumbnail_ready)
 
-        self.before = _Picture("Before")
-        self.after = _Picture("Picture")
+        self.before = Picture("Before")
+        self.after = Picture("Picture")
         self.before_caption = QLabel()
         self.after_caption = QLabel()
         for caption in (self.before_caption, self.after_caption):
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         pictures = QGridLayout()
+        pictures.setContentsMargins(6, 6, 6, 0)
         pictures.addWidget(self.before, 0, 0)
         pictures.addWidget(self.after, 0, 1)
         pictures.addWidget(self.before_caption, 1, 0)
         pictures.addWidget(self.after_caption, 1, 1)
 
-        self.fields: dict[str, QLineEdit] = {}
+        self.fields: dict[str, WrappedValue] = {}
         form = QFormLayout()
-        for name in (
-            "Name",
-            "Status",
-            "Modified",
-            "Dimensions",
-            "Size",
-            "Type",
-            "URL",
-            "Path",
-            "SHA-256",
-            "Source last modified",
-            "ETag",
-            "Downloaded",
-        ):
-            value = QLineEdit()  # read-only: long URLs and hashes scroll, select and copy
-            value.setReadOnly(True)
-            value.setFrame(False)
-            value.setAccessibleName(name)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(2)
+        for name in FIELDS:
+            value = WrappedValue(name)
             self.fields[name] = value
             form.addRow(f"{name}:", value)
 
@@ -109,57 +185,69 @@ class DetailsPane(QWidget):
         self.history.setHorizontalHeaderLabels(HISTORY_HEADERS)
         self.history.verticalHeader().hide()
         self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        # Sized once per fill (show_history), from the rows in view: in ResizeToContents mode
-        # every replaced cell measures its whole column again, 0.6 s for 100 refreshes.
-        self.history.horizontalHeader().setStretchLastSection(True)
-        self.history.horizontalHeader().setResizeContentsPrecision(0)
+        self.history.setWordWrap(False)
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # Fixed widths from the fixed formats of the times (no measuring of every cell: that
+        # costs 0.6 s for 100 refreshes); the outcome takes what is left and elides.
+        header = self.history.horizontalHeader()
+        metrics = QFontMetrics(self.history.font())
+        for column, sample in ((0, "00-00 00:00"), (1, "00:00:00 → 00:00:00")):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, metrics.horizontalAdvance(sample) + 14)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.history.setAccessibleName("Refresh history")
         self.history.setMinimumHeight(120)
 
         body = QWidget()
         layout = QVBoxLayout(body)
-        layout.addLayout(pictures)
         layout.addLayout(form)
         layout.addWidget(QLabel("Refresh history:"))
-        layout.addWidget(self.history)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
+        layout.addWidget(self.history, 1)
+        self.facts_area = QScrollArea()
+        self.facts_area.setWidgetResizable(True)
+        self.facts_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.facts_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.facts_area.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.addLayout(pictures)  # the proof stays in sight: it never scrolls away
+        outer.addWidget(self.facts_area, 1)
+        self.setMinimumWidth(260)
         self.show_row(None)
 
     def show_row(self, row: ImageRow | None) -> None:
+        """Show a row; the same row again (a new state) updates what changed."""
+        same_image = row is not None and self._row is not None and row.key == self._row.key
+        if not same_image:
+            self.history.setRowCount(0)
         self._row = row
+        self.facts_area.setVisible(row is not None)
         if row is None:
             for value in self.fields.values():
-                value.clear()
+                value.set_value("")
             self.before.hide()
             self.before_caption.hide()
             self.after.show_text("Select an image to see its details.")
             self.after_caption.clear()
-            self.history.setRowCount(0)
             return
         entry = row.entry
         facts = {
             "Name": row.name,
-            "Status": result_text(row) or "—",
+            "Status": result_text(row) or "not refreshed since the folder was opened",
             "Modified": full_time(row.file.mtime if row.file else None),
-            "Dimensions": f"{entry.width} × {entry.height}" if entry.width else "",
             "Size": human_size(row.file.size if row.file else None),
+            "Dimensions": f"{entry.width} × {entry.height}" if entry.width else "",
             "Type": entry.content_type or "",
             "URL": entry.url or "(no URL: the file was found on disk)",
-            "Path": str(row.path) if row.path else "(not downloaded)",
+            "File": str(row.path) if row.path else "(not downloaded)",
             "SHA-256": entry.sha256 or "",
-            "Source last modified": entry.last_modified or "",
+            "Source date": entry.last_modified or "",
             "ETag": entry.etag or "",
             "Downloaded": full_time(entry.downloaded_at) if entry.downloaded_at else "",
         }
         for name, text in facts.items():
-            self.fields[name].setText(text)
-            self.fields[name].setCursorPosition(0)
+            self.fields[name].set_value(text)
         self._show_pictures()
 
     def show_history(self, key: str, history: list[HistoryEntry]) -> None:
@@ -167,18 +255,20 @@ class DetailsPane(QWidget):
             return
         self.history.setRowCount(len(history))
         for r, item in enumerate(history):
+            mode = f"{item.mode} (force_refresh=True)" if item.force_refresh else item.mode
+            outcome = f"{item.outcome}, {mode}" + (f": {item.error}" if item.error else "")
+            # Short in the table (seconds), to the millisecond in the tooltip.
+            exact = f"{clock(item.before_mtime)} → {clock(item.after_mtime)}"
             cells = [
-                full_time(item.at),
-                item.mode + (" (force_refresh=True)" if item.force_refresh else ""),
-                clock(item.before_mtime),
-                clock(item.after_mtime),
-                item.outcome + (f": {item.error}" if item.error else ""),
+                datetime.fromtimestamp(item.at).strftime("%m-%d %H:%M"),
+                f"{_seconds(item.before_mtime)} → {_seconds(item.after_mtime)}",
+                outcome,
             ]
+            tooltip = f"{full_time(item.at)}\n{exact}\n{outcome}"
             for c, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
-                cell.setToolTip(text)
+                cell.setToolTip(tooltip)
                 self.history.setItem(r, c, cell)
-        self.history.resizeColumnsToContents()
 
     def _keys(self) -> tuple[ThumbnailKey | None, ThumbnailKey | None]:
         row = self._row
@@ -238,3 +328,6 @@ class DetailsPane(QWidget):
 
     def shown_key(self) -> str | None:
         return self._row.key if self._row is not None else None
+
+    def shown_row(self) -> ImageRow | None:
+        return self._row

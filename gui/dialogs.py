@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -23,16 +24,58 @@ from PySide6.QtWidgets import (
 )
 
 from core import __version__
+from core.http_client import check_url
+from core.models import RefreshError
 from core.naming import InvalidCategoryError, normalize_category
 from gui.app_settings import Preferences
 
 DEFAULT_CATEGORIES = ["events", "performers", "venues", "images"]
+SKIPPED_SHOWN = 3  # skipped lines named in a message; the rest are counted
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip("<>()[]{}\"'.,;") for w in text.split()]
+
+
+def _is_image_url(word: str) -> bool:
+    """An http(s) URL the cache would take (the same check as ImageCache.add_urls)."""
+    if not word.startswith(("http://", "https://")):
+        return False
+    try:
+        check_url(word)
+    except RefreshError:
+        return False
+    return True
 
 
 def urls_in(text: str) -> list[str]:
     """The http(s) URLs in pasted or dropped text, one per line or separated by spaces."""
-    words = (w.strip("<>()[]{}\"'.,;") for w in text.split())
-    return list(dict.fromkeys(w for w in words if w.startswith(("http://", "https://"))))
+    return list(dict.fromkeys(w for w in _words(text) if _is_image_url(w)))
+
+
+def skipped_lines(text: str) -> list[str]:
+    """The lines of `text` that give no URL to add, or hold a link that is not http(s):
+    `ftp://…`, `not a url`. Blank lines are not counted."""
+    skipped = []
+    for line in text.splitlines():
+        words = [w for w in _words(line) if w]
+        if not words:
+            continue
+        urls = [w for w in words if _is_image_url(w)]
+        other_links = [w for w in words if "://" in w and w not in urls]
+        if not urls:
+            skipped.append(line.strip())
+        else:
+            skipped.extend(other_links)
+    return skipped
+
+
+def describe_skipped(skipped: list[str]) -> str:
+    """E.g. "2 lines skipped (not http or https URLs): ftp://a/x.jpg, not a url"."""
+    shown = ", ".join(skipped[:SKIPPED_SHOWN])
+    more = f" and {len(skipped) - SKIPPED_SHOWN} more" if len(skipped) > SKIPPED_SHOWN else ""
+    lines = "line" if len(skipped) == 1 else "lines"
+    return f"{len(skipped)} {lines} skipped (not http or https URLs): {shown}{more}"
 
 
 class AddUrlsDialog(QDialog):
@@ -42,32 +85,55 @@ class AddUrlsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Add URLs")
         self.urls = QPlainTextEdit(text)
-        self.urls.setPlaceholderText("Paste image URLs here, one per line")
+        self.urls.setPlaceholderText("Paste image URLs here, one per line (Ctrl+Enter adds them)")
         self.urls.setAccessibleName("Image URLs")
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setAccessibleName("What will be added")
+        self.urls.textChanged.connect(self._summarise)
         self.category = QComboBox()
         self.category.setEditable(True)
         self.category.addItems(list(dict.fromkeys([*categories, *DEFAULT_CATEGORIES])))
         self.category.setAccessibleName("Category")
         self.problem = QLabel()
+        self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #b03030")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add and download")
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip("Ctrl+Enter")
         buttons.accepted.connect(self._accept_if_valid)
         buttons.rejected.connect(self.reject)
+        # Enter makes a new line in the text: Ctrl+Enter (either Enter key) adds the URLs.
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, self._accept_if_valid)
         form = QFormLayout()
         form.addRow("Category:", self.category)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("URLs of images to add to the cache:"))
         layout.addWidget(self.urls)
+        layout.addWidget(self.summary)
         layout.addLayout(form)
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
-        self.resize(560, 360)
+        self.resize(560, 380)
+        self._summarise()
 
     def chosen_urls(self) -> list[str]:
         return urls_in(self.urls.toPlainText())
+
+    def skipped(self) -> list[str]:
+        """The lines that will not be added (shown in the dialog, said again after adding)."""
+        return skipped_lines(self.urls.toPlainText())
+
+    def _summarise(self) -> None:
+        urls, skipped = self.chosen_urls(), self.skipped()
+        parts = [f"{len(urls)} URL{'' if len(urls) == 1 else 's'} to add."] if urls else []
+        if skipped:
+            parts.append(describe_skipped(skipped) + ".")
+        self.summary.setText(" ".join(parts))
+        self.problem.clear()
 
     def chosen_category(self) -> str:
         return normalize_category(self.category.currentText())
@@ -85,9 +151,16 @@ class AddUrlsDialog(QDialog):
 
 
 class PreferencesDialog(QDialog):
-    def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        preferences: Preferences,
+        open_folder: Path | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """`open_folder`: the cache open in the window, shown as the cache folder."""
         super().__init__(parent)
         self.setWindowTitle("Preferences")
+        self._shown_folder = open_folder or preferences.cache_dir
         self.jobs = QSpinBox()
         self.jobs.setRange(1, 64)
         self.jobs.setValue(preferences.jobs)
@@ -102,7 +175,7 @@ class PreferencesDialog(QDialog):
         self.retries = QSpinBox()
         self.retries.setRange(0, 10)
         self.retries.setValue(preferences.retries)
-        self.cache_dir = QLineEdit(str(preferences.cache_dir or ""))
+        self.cache_dir = QLineEdit(str(self._shown_folder or ""))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         folder = QHBoxLayout()
@@ -140,8 +213,12 @@ class PreferencesDialog(QDialog):
         preferences.timeout = self.timeout.value()
         preferences.max_megabytes = self.max_size.value()
         preferences.retries = self.retries.value()
+
+    def chosen_folder(self) -> Path | None:
+        """A folder to open and remember, if the user named one other than the one shown."""
         text = self.cache_dir.text().strip()
-        preferences.cache_dir = Path(text).expanduser() if text else preferences.cache_dir
+        folder = Path(text).expanduser() if text else None
+        return folder if folder is not None and folder != self._shown_folder else None
 
 
 def show_about(parent: QWidget) -> None:

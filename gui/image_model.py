@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -22,7 +22,16 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from core.models import RefreshResult
-from gui.result_text import Mark, full_time, mark_of, result_text, result_tooltip
+from gui.result_text import (
+    Mark,
+    full_time,
+    is_changed,
+    is_failed,
+    mark_of,
+    result_lines,
+    result_text,
+    result_tooltip,
+)
 from gui.rows import ImageRow, RowState
 from gui.thumbnails import TABLE_EDGE, ThumbnailKey, ThumbnailLoader
 
@@ -43,7 +52,7 @@ class Column(enum.IntEnum):
 
 HEADERS = {
     Column.THUMBNAIL: "",
-    Column.NAME: "File name",
+    Column.NAME: "Name",
     Column.CATEGORY: "Category",
     Column.DIMENSIONS: "Dimensions",
     Column.SIZE: "Size",
@@ -58,15 +67,20 @@ RESORT_DELAY_MS = 500
 class Role(enum.IntEnum):
     ROW = Qt.ItemDataRole.UserRole + 1
     SORT = Qt.ItemDataRole.UserRole + 2
-    SEARCH = Qt.ItemDataRole.UserRole + 3
-    CATEGORY = Qt.ItemDataRole.UserRole + 4
+    # The second line of a two-line cell: the source under the name, the times or the reason
+    # under the refresh's headline.
+    DETAIL = Qt.ItemDataRole.UserRole + 3
+    MARK = Qt.ItemDataRole.UserRole + 4  # result_text.Mark of the row
 
 
-_MARK_COLOURS = {
+MARK_COLOURS = {
     Mark.REFRESHED: QColor(30, 130, 60),
     Mark.SAME_BYTES: QColor(40, 100, 160),
     Mark.FAILED: QColor(190, 40, 40),
     Mark.CANCELLED: QColor(150, 110, 20),
+    Mark.RUNNING: QColor(40, 100, 160),
+    Mark.QUEUED: QColor(110, 110, 110),
+    Mark.UNCHANGED: QColor(110, 110, 110),
 }
 
 
@@ -121,24 +135,26 @@ class ImageTableModel(QAbstractTableModel):
         column = Column(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, column)
+        if role == Role.DETAIL:
+            return self._detail(row, column)
+        if role == Role.MARK:
+            return mark_of(row)
         if role == Qt.ItemDataRole.DecorationRole and column is Column.THUMBNAIL:
             key = row.thumbnail_key
             return self._thumbnails.pixmap((*key, TABLE_EDGE)) if key else None
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column)
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.RESULT:
-            colour = _MARK_COLOURS.get(mark_of(row))
+            colour = MARK_COLOURS.get(mark_of(row))
             return QBrush(colour) if colour else None
         if role == Qt.ItemDataRole.AccessibleTextRole:
+            if column is Column.RESULT:
+                return result_text(row) or HEADERS[column]
             return self._display(row, column) or HEADERS[column]
         if role == Role.ROW:
             return row
         if role == Role.SORT:
             return self._sort_value(row, column)
-        if role == Role.SEARCH:
-            return f"{row.name} {row.entry.url or ''}".lower()
-        if role == Role.CATEGORY:
-            return row.entry.category
         return None
 
     # --- presentation ---------------------------------------------------------------------------
@@ -161,16 +177,30 @@ class ImageTableModel(QAbstractTableModel):
             case Column.URL:
                 return entry.url or "(no URL: found on disk)"
             case Column.RESULT:
-                return result_text(row)
+                lines = result_lines(row)
+                return f"{lines.mark.value} {lines.headline}".strip()
+
+    @staticmethod
+    def _detail(row: ImageRow, column: Column) -> str | None:
+        if column is Column.NAME:
+            return row.source
+        if column is Column.RESULT:
+            return result_lines(row).detail
+        return None
 
     @staticmethod
     def _tooltip(row: ImageRow, column: Column) -> str | None:
         if column is Column.RESULT:
-            return result_tooltip(row) or None
+            return result_tooltip(row) or result_text(row) or None
         if column is Column.URL:
             return row.entry.url
-        if column in (Column.NAME, Column.THUMBNAIL):
-            return str(row.path) if row.path else None
+        if column in (Column.NAME, Column.THUMBNAIL):  # the grid's tile too
+            lines = [row.name, row.entry.url or "(no source URL: found on disk)"]
+            if row.path:
+                lines.append(str(row.path))
+            if shown := result_text(row):
+                lines.append(shown)
+            return "\n".join(lines)
         return None
 
     @staticmethod
@@ -311,12 +341,37 @@ class ImageTableModel(QAbstractTableModel):
         self.endInsertRows()
         self._resort()
 
+    def status_counts(self) -> StatusCounts:
+        """How many rows failed, changed, or were not refreshed since the window opened."""
+        counts = StatusCounts()
+        for row in self._rows:
+            if is_failed(row):
+                counts.failed += 1
+            if is_changed(row):
+                counts.changed += 1
+            if row.result is None:
+                counts.not_refreshed += 1
+        return counts
+
     def _on_thumbnail_ready(self, key: ThumbnailKey) -> None:
         path, mtime, size, _edge = key
         position = self._index_of_path.get(path)
         if position is not None and self._rows[position].thumbnail_key == (path, mtime, size):
-            index = self.index(position, Column.THUMBNAIL)
-            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+            # The picture shows in the table's thumbnail column and on the grid's tile, which
+            # is the name column (QListView.modelColumn): both are told, or the grid never
+            # repaints its tiles.
+            self.dataChanged.emit(
+                self.index(position, Column.THUMBNAIL),
+                self.index(position, Column.NAME),
+                [Qt.ItemDataRole.DecorationRole],
+            )
+
+
+@dataclass
+class StatusCounts:
+    failed: int = 0
+    changed: int = 0
+    not_refreshed: int = 0
 
 
 def _with_state(row: ImageRow, state: RowState) -> ImageRow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.logging_setup import CORE_LOGGER
+from core.timestamps import format_mtime
 
 MAX_RECORDS = 5000
 LEVELS = {
@@ -39,6 +41,16 @@ LEVELS = {
     "Warnings": logging.WARNING,
     "Errors": logging.ERROR,
 }
+
+
+# "before_mtime=1796005357.150000", "(mtime 1796005357.150000": POSIX seconds, as the core logs
+# them (its log file keeps them exact); the pane shows them as local times.
+_POSIX_TIME = re.compile(r"\b(\w*mtime)([= ])(\d{9,11}\.\d+)\b")
+
+
+def readable_times(text: str) -> str:
+    """`text` with every logged mtime as a local date and time, to the millisecond."""
+    return _POSIX_TIME.sub(lambda m: f"{m[1]}{m[2]}{format_mtime(float(m[3]))}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +74,7 @@ class QtLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         # RuntimeError: the window is gone while a worker still logs.
         with contextlib.suppress(RuntimeError):
-            self.signals.record.emit(LogLine(record.levelno, self.format(record)))
+            self.signals.record.emit(LogLine(record.levelno, readable_times(self.format(record))))
 
 
 class LogModel(QAbstractListModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.models import Action, ImageEntry, RefreshResult
+from gui.names import shown_name, source_of
 
 
 class RowState(enum.Enum):
@@ -41,9 +42,19 @@ class ImageRow:
 
     @property
     def name(self) -> str:
-        if self.path is not None:
-            return self.path.name
-        return self.entry.url.rsplit("/", 1)[-1] if self.entry.url else "?"
+        """The name people know the image by (see gui.names), not the cache's file name."""
+        return shown_name(self.entry.url, self.path)
+
+    @property
+    def source(self) -> str:
+        """Where it comes from, at a glance: host and folder of its URL."""
+        return source_of(self.entry.url)
+
+    @property
+    def search_text(self) -> str:
+        """What a search looks in: the name, the cached file's name and the URL, lower-case."""
+        file_name = self.path.name if self.path else ""
+        return f"{self.name} {file_name} {self.entry.url or ''}".lower()
 
     @property
     def thumbnail_key(self) -> tuple[str, float, int] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QRect, QTimer, Signal
 
 from core.timestamps import format_mtime
 from gui.main_window import MainWindow
@@ -12,7 +12,8 @@ from gui.rows import RowState
 
 POLL_MS = 100
 TIMEOUT_MS = 120_000
-WINDOW_SIZE = (1520, 900)
+# The screen the shots are framed for: a 1366 x 768 laptop, the window at its first-run size.
+SCREEN = QRect(0, 0, 1366, 768)
 
 
 class ScriptedDemo(QObject):
@@ -33,7 +34,7 @@ class ScriptedDemo(QObject):
         self._elapsed = 0
 
     def start(self) -> None:
-        self.window.resize(*WINDOW_SIZE)  # the same framing on every screen, for comparable shots
+        self.window.set_first_run_geometry(SCREEN)  # the same framing on every screen
         self._timer.start()
 
     def _tick(self) -> None:

@@ -8,6 +8,7 @@ can hand over the thumbnail its validation already made (`insert`), so that file
 from __future__ import annotations
 
 import functools
+import os
 from collections import OrderedDict, deque
 from pathlib import Path
 
@@ -26,21 +27,40 @@ GRID_EDGE = 128
 PREVIEW_EDGE = 320
 
 
-def decode_thumbnail(path: Path, edge: int) -> QImage:
-    """A QImage at most `edge` pixels on its longer side; a null QImage if undecodable."""
+def decode_thumbnail(path: Path, edge: int, version: tuple[float, int] | None = None) -> QImage:
+    """A QImage at most `edge` pixels on its longer side; a null QImage if undecodable, or if
+    the file is no longer `version` (its mtime and size): a refresh replaced it since, and the
+    new picture must never be cached as the old version's (the details pane's "before")."""
     if path.suffix.lower() == ".svg":
+        if not _is_version(path, version):
+            return QImage()
         reader = QImageReader(str(path))
         size = reader.size()
         if size.isValid() and not size.isEmpty():
             reader.setScaledSize(size.scaled(QSize(edge, edge), Qt.AspectRatioMode.KeepAspectRatio))
-        return reader.read()
+        picture = reader.read()
+        return picture if _is_version(path, version) else QImage()
     try:
-        with Image.open(path) as image:
-            image.draft("RGB", (edge, edge))
-            thumbnail = make_thumbnail(image, edge)
+        with path.open("rb") as file:  # an open file is one version, whatever replaces it
+            if version is not None and _version_of(os.fstat(file.fileno())) != version:
+                return QImage()
+            with Image.open(file) as image:
+                image.draft("RGB", (edge, edge))
+                thumbnail = make_thumbnail(image, edge)
     except Exception:  # a hostile or damaged file: any decoder error means "no picture"
         return QImage()
     return thumbnail_image(thumbnail) if thumbnail is not None else QImage()
+
+
+def _version_of(stat: os.stat_result) -> tuple[float, int]:
+    return stat.st_mtime, stat.st_size
+
+
+def _is_version(path: Path, version: tuple[float, int] | None) -> bool:
+    try:
+        return version is None or _version_of(path.stat()) == version
+    except OSError:
+        return False
 
 
 def thumbnail_image(thumbnail: Thumbnail) -> QImage:
@@ -100,10 +120,10 @@ class ThumbnailLoader(QObject):
     def _start_next(self) -> None:
         while self._pending and len(self._running) < self._decoder.max_threads():
             key = self._pending.pop()
-            path, _mtime, _size, edge = key
+            path, mtime, size, edge = key
             self._running.add(key)
             self._decoder.run(
-                functools.partial(decode_thumbnail, Path(path), edge),
+                functools.partial(decode_thumbnail, Path(path), edge, (mtime, size)),
                 functools.partial(self._on_decoded, key),
                 functools.partial(self._on_decode_failed, key),
             )

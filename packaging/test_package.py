@@ -255,10 +255,11 @@ def colours(path: Path) -> int:
 
 def demo_screenshots(machine: Machine, scratch: str) -> None:
     shot = f"{scratch}/shots/shot.png"
-    # --screenshot runs the demo by itself: force-refreshes it all, saves screenshots, exits.
-    command = [PROGRAM, "gui", "--cache-dir", f"{scratch}/demo-cache", "--screenshot"]
+    # --screenshot runs the demo by itself (in a throwaway cache under TMPDIR): force-refreshes
+    # it all, saves screenshots, exits.
+    command = [PROGRAM, "gui", "--screenshot"]
     started = time.monotonic()
-    result = machine.run([*command, shot], wrap=xvfb_run(machine), timeout=600)
+    result = machine.run([*command, shot], wrap=xvfb_run(machine), timeout=600, TMPDIR=scratch)
     require(result, "gui --screenshot")
     check("qt.qpa" not in result.stderr, f"Qt's platform complains: {result.stderr}")
     print(f"  the demo ran in {time.monotonic() - started:.1f} s")
@@ -271,10 +272,14 @@ def demo_screenshots(machine: Machine, scratch: str) -> None:
 
 
 def bare_command_headless(machine: Machine, scratch: str) -> None:
-    # The desktop entry's command. Without a display it runs the demo offscreen, and the
-    # window's refreshes run in worker processes started from the bundled executable.
-    result = machine.run([PROGRAM], timeout=600, TMPDIR=scratch)
-    out = require(result, "image-refresh (no arguments, no display)")
+    # The desktop entry's command. Without a display it says so, and runs nothing.
+    bare = machine.run([PROGRAM], timeout=60, TMPDIR=scratch)
+    check(bare.returncode == 1, f"image-refresh without a display exited {bare.returncode}")
+    check("No display found" in bare.stderr, f"no word about the missing display: {bare.stderr}")
+    # The demo (`make run`) runs offscreen, its refreshes in worker processes started from the
+    # bundled executable.
+    result = machine.run([PROGRAM, "gui", "--demo"], timeout=600, TMPDIR=scratch)
+    out = require(result, "image-refresh gui --demo (no display)")
     check("No display found" in out, f"no word about the missing display: {out}")
     refreshed = [line for line in out.splitlines() if " → " in line]
     check(
@@ -330,7 +335,7 @@ def run_all(machine: Machine, deb: Path, startup_runs: int) -> None:
         step("add, refresh --force from 127.0.0.1", lambda: headless_refresh(machine, scratch))
         step("gui --screenshot (demo) under xvfb-run", lambda: demo_screenshots(machine, scratch))
         step(
-            "image-refresh, no arguments, no display",
+            "image-refresh and image-refresh gui --demo, no display",
             lambda: bare_command_headless(machine, scratch),
         )
         if startup_runs:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from gui.main_window import MainWindow
@@ -41,3 +44,27 @@ def show_active(qtbot: QtBot, window: MainWindow) -> None:
 
 def temporaries(cache_dir: Path) -> list[Path]:
     return list(cache_dir.rglob("*.part"))
+
+
+Dialog = TypeVar("Dialog", bound=QWidget)
+DIALOG_POLL_MS = 10
+DIALOG_TRIES = 500
+
+
+def answer_modal(kind: type[Dialog], answer: Callable[[Dialog], None]) -> list[Dialog]:
+    """Wait (from the event loop) for a modal dialog of `kind`, then answer it; the dialogs
+    seen are listed (call this before the action that opens the dialog)."""
+    seen: list[Dialog] = []
+    tries = [0]
+
+    def look() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, kind):
+            seen.append(dialog)
+            answer(dialog)
+        elif tries[0] < DIALOG_TRIES:
+            tries[0] += 1
+            QTimer.singleShot(DIALOG_POLL_MS, look)
+
+    QTimer.singleShot(0, look)
+    return seen

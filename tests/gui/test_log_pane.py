@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent
@@ -26,6 +27,9 @@ def test_a_force_refresh_is_logged_in_the_log_pane(
 
     text = "\n".join(line.text for line in dock.model.lines())
     assert f"refresh {url} force_refresh=True" in text
+    # Times a person reads, not POSIX seconds: "after_mtime=2026-11-30 02:33:11.358".
+    assert re.search(r"after_mtime=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\b", text)
+    assert not re.search(r"mtime[= ]\d{9,}\.\d", text), text
     assert "deleting previous file" in text
     assert f"download url={url} status=200" in text
     shown = dock.filter.rowCount()

@@ -83,9 +83,9 @@ def test_a_refreshed_row_shows_the_refresh_thumbnail_without_decoding_the_file(
     decoded: list[tuple[Path, int]] = []
     real_decode = gui.thumbnails.decode_thumbnail
 
-    def counting_decode(path: Path, edge: int) -> QImage:
+    def counting_decode(path: Path, edge: int, version: tuple[float, int] | None = None) -> QImage:
         decoded.append((path, edge))
-        return real_decode(path, edge)
+        return real_decode(path, edge, version)
 
     monkeypatch.setattr(gui.thumbnails, "decode_thumbnail", counting_decode)
     inserted: list[ThumbnailKey] = []
@@ -144,5 +144,28 @@ def test_insert_caches_evicts_by_capacity_and_clears_failure(qtbot: QtBot) -> No
         with qtbot.assertNotEmitted(loader.ready):
             loader.insert(keys[0], QImage())  # a null image is not cached
         assert loader.cached(keys[0]) is None
+    finally:
+        loader.shutdown()
+
+
+def test_a_file_replaced_since_is_not_cached_as_its_old_version(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """A decode queued before a refresh replaced the file must not label the new picture
+    with the old version's key (the details pane shows that one as "before")."""
+    path = tmp_path / "poster.jpg"
+    path.write_bytes(jpeg_bytes(RED))
+    stat = path.stat()
+    old = (str(path), stat.st_mtime - 60.0, stat.st_size, TABLE_EDGE)  # replaced a minute ago
+    current = (str(path), stat.st_mtime, stat.st_size, TABLE_EDGE)
+    loader = ThumbnailLoader(threads=1)
+    try:
+        with qtbot.waitSignal(loader.ready, check_params_cb=lambda key: key == old):
+            loader.request(old)
+        assert loader.cached(old) is None
+        with qtbot.waitSignal(loader.ready, check_params_cb=lambda key: key == current):
+            loader.request(current)
+        cached = loader.cached(current)
+        assert cached is not None and is_close(centre(cached), RED)
     finally:
         loader.shutdown()
