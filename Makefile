@@ -3,13 +3,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Qt's xcb platform plugin and a virtual screen for the window tests and headless runs.
+# Qt's xcb platform plugin and a virtual screen for the window tests and headless runs; a window
+# manager (openbox) and xdotool for the tests that drive the real window on that screen.
 DEBIAN_PACKAGES := xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 	libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 \
 	libxkbcommon-x11-0 libxkbcommon0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
-	libglib2.0-0 fonts-dejavu-core
+	libglib2.0-0 fonts-dejavu-core openbox xdotool
 
-.PHONY: run test lint format system-deps clean
+.PHONY: run test lint format system-deps clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,12 @@ format: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# The README's screenshots (docs/screenshot-*.png): the real window on a 1366 x 768 X server,
+# taken by the tests that check them (tests/gui/test_real_window.py).
+screenshots: $(STAMP) system-deps
+	SCREENSHOTS_DIR=docs QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/gui/test_real_window.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 import weakref
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,7 @@ from core.models import RefreshMode
 from core.settings import RefreshSettings
 from gui.main_window import MainWindow
 from tests.gui.helpers import OpenedWindow, WindowFactory
+from tests.gui.xserver import XSession, x_session
 from tests.server import LoopbackServer, Responder, image, jpeg_bytes
 
 IDLE_GRACE_MS = 5_000
@@ -120,3 +122,17 @@ def open_window(
         return OpenedWindow(window, cache_dir, urls, paths)
 
     return build
+
+
+@pytest.fixture
+def x_server(qtbot: QtBot, tmp_path: Path) -> Iterator[XSession]:
+    """Xvfb at 1366 x 768 with a window manager, and private HOME, XDG folders and TMPDIR for
+    the programs run on it. Screenshots the test saved are copied to $SCREENSHOTS_DIR if set
+    (`make screenshots` refreshes docs/ that way)."""
+    with x_session(qtbot.waitUntil, tmp_path / "x-server") as session:
+        yield session
+    target = os.environ.get("SCREENSHOTS_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in session.saved:
+            shutil.copy(shot, Path(target) / f"screenshot-{shot.name}")

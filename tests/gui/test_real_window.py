@@ -1,0 +1,281 @@
+"""The window as an editor sees it: the real program on a real X server with a window manager,
+driven with xdotool, its screen captured from outside the program and its pixels read.
+
+Each test starts `image-refresh gui --demo` (24 generated pictures on a loopback server, a
+throwaway cache) on a 1366 x 768 screen at its first-run size.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PySide6.QtGui import QFontMetrics, QGuiApplication
+from pytestqt.qtbot import QtBot
+
+from gui.cell_paint import BADGE
+from tests.gui.xserver import (
+    SCREEN,
+    Box,
+    XSession,
+    binary,
+    boxes_of,
+    close_to,
+    colourful,
+    differs,
+    distinct_colours,
+    greenish,
+)
+
+pytestmark = pytest.mark.xvfb
+
+DEMO_IMAGES = 24
+DEMO_CATEGORIES = ("events", "performers", "venues")
+OPEN_TIMEOUT_MS = 30_000
+REFRESH_TIMEOUT_MS = 30_000
+PAINT_TIMEOUT_MS = 10_000
+STABLE_MS = 400  # the screen is settled when two screenshots this far apart are the same
+MIN_FULL_TILES = 8  # at the first-run size the grid shows at least two full rows of tiles
+PICTURE_COLOURS = 60  # a demo picture's centre has hundreds of colours; a placeholder a few
+
+
+@dataclass
+class RunningDemo:
+    session: XSession
+    process: subprocess.Popen[bytes]
+    window: str  # the X window id
+
+    def key(self, *keys: str) -> None:
+        self.session.xdotool("windowactivate", "--sync", self.window)
+        for key in keys:
+            self.session.xdotool("key", "--clearmodifiers", key)
+
+    def geometry(self) -> Box:
+        """The window's client area on the screen."""
+        values = dict(
+            line.split("=", 1)
+            for line in self.session.xdotool("getwindowgeometry", "--shell", self.window).split()
+        )
+        x, y = int(values["X"]), int(values["Y"])
+        return x, y, x + int(values["WIDTH"]), y + int(values["HEIGHT"])
+
+    def cached_files(self) -> list[Path]:
+        """The demo's pictures in its cache (not the program's own files there)."""
+        return [
+            path
+            for path in self.session.tmp.glob("image-refresh-demo-*/**/*")
+            if path.parent.name in DEMO_CATEGORIES and path.is_file()
+        ]
+
+
+def program() -> Path:
+    script = Path(sys.executable).with_name("image-refresh")
+    assert script.exists(), f"{script} is missing: pip install -e '.[test]'"
+    return script
+
+
+@pytest.fixture
+def demo(qtbot: QtBot, x_server: XSession) -> Iterator[RunningDemo]:
+    """The demo window, its 24 pictures downloaded and shown in the table."""
+    log = (x_server.shots.parent / "image-refresh.log").open("w")
+    process = subprocess.Popen(
+        [str(program()), "gui", "--demo"],
+        env=x_server.environment(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    windows: list[str] = []
+
+    def window_found() -> bool:
+        assert process.poll() is None, "the program ended before showing its window"
+        done = subprocess.run(
+            [binary("xdotool"), "search", "--onlyvisible", "--name", "^Image Refresh"],
+            env=x_server.environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        windows[:] = done.stdout.split()
+        return bool(windows)
+
+    try:
+        qtbot.waitUntil(window_found, timeout=OPEN_TIMEOUT_MS)
+        running = RunningDemo(x_server, process, windows[-1])
+        qtbot.waitUntil(lambda: len(running.cached_files()) >= DEMO_IMAGES, timeout=OPEN_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: len(table_thumbnails(x_server.screenshot())) >= 6)
+        settled(qtbot, x_server)  # every download reported: nothing else repaints the views
+        yield running
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=15)
+        log.close()
+
+
+def table_thumbnails(screen: Image.Image) -> list[Box]:
+    """The table's thumbnails (48 pixels wide) seen on the screen."""
+    return [box for box in boxes_of(screen, colourful, (40, 24)) if box[2] - box[0] <= 50]
+
+
+def settled(qtbot: QtBot, session: XSession, name: str | None = None) -> Image.Image:
+    """The screen once nothing moves on it any more."""
+    shots: list[Image.Image] = [session.screenshot()]
+
+    def same_twice() -> bool:
+        qtbot.wait(STABLE_MS)
+        shots.append(session.screenshot())
+        return shots[-1].tobytes() == shots[-2].tobytes()
+
+    qtbot.waitUntil(same_twice, timeout=PAINT_TIMEOUT_MS)
+    if name is not None:
+        shots[-1].save(session.shots / f"{name}.png")
+        session.saved.append(session.shots / f"{name}.png")
+    return shots[-1]
+
+
+def highlight() -> tuple[int, int, int]:
+    """The selection colour: the program and this test process use the same style (Fusion)."""
+    colour = QGuiApplication.palette().highlight().color()
+    return colour.red(), colour.green(), colour.blue()
+
+
+def tile_slots(screen: Image.Image) -> list[Box]:
+    """The grid's fully visible tiles, found by their selection fill (every tile selected)."""
+    return boxes_of(screen, close_to(highlight(), 8), (100, 150))
+
+
+def picture_area(slot: Box) -> Box:
+    """The middle of where a tile draws its thumbnail: inside the picture whatever its shape."""
+    left, top, right, _bottom = slot
+    edge = (right - left + 4) - 36
+    middle_x, middle_y = (left + right) // 2, top + 4 + edge // 2
+    return middle_x - edge // 4, middle_y - edge // 8, middle_x + edge // 4, middle_y + edge // 8
+
+
+def shows_a_picture(screen: Image.Image, slot: Box) -> bool:
+    return distinct_colours(screen, picture_area(slot)) >= PICTURE_COLOURS
+
+
+def test_grid_paints_every_tile_after_switching_and_after_a_force_refresh(
+    qtbot: QtBot, demo: RunningDemo
+) -> None:
+    session = demo.session
+    demo.key("ctrl+2")
+    switched = settled(qtbot, session, "grid-before")
+    demo.key("ctrl+a")  # selected tiles show where every tile is (selecting repaints them)
+    qtbot.waitUntil(lambda: len(tile_slots(session.screenshot())) >= MIN_FULL_TILES)
+    slots = tile_slots(session.screenshot())
+
+    blank = [number for number, slot in enumerate(slots) if not shows_a_picture(switched, slot)]
+    assert not blank, f"after Ctrl+2, tiles {blank} of {len(slots)} show no picture"
+
+    before = session.screenshot()
+    mtimes = {path: path.stat().st_mtime for path in demo.cached_files()}
+    demo.key("ctrl+shift+r")
+    qtbot.waitUntil(
+        lambda: all(path.stat().st_mtime != mtime for path, mtime in mtimes.items()),
+        timeout=REFRESH_TIMEOUT_MS,
+    )
+
+    def every_tile_shows_its_new_picture() -> bool:
+        screen = session.screenshot()
+        return all(
+            shows_a_picture(screen, slot) and differs(before, screen, picture_area(slot))
+            for slot in slots
+        )
+
+    try:
+        qtbot.waitUntil(every_tile_shows_its_new_picture, timeout=PAINT_TIMEOUT_MS)
+    finally:
+        after = settled(qtbot, session, "grid-after")
+    stale = [
+        number
+        for number, slot in enumerate(slots)
+        if not (shows_a_picture(after, slot) and differs(before, after, picture_area(slot)))
+    ]
+    assert not stale, f"after a force refresh in the grid, tiles {stale} show no new picture"
+
+
+def refreshed_rows(screen: Image.Image, table: Box) -> list[tuple[Box, int]]:
+    """Each unselected refreshed row's mark (a green disc) and how far its green text reaches
+    to the right of it, in pixels."""
+    selected = close_to(highlight(), 8)
+    middles = [(box[1] + box[3]) // 2 for box in table_thumbnails(screen)]
+    rows = []
+    for badge in boxes_of(screen, greenish, (BADGE - 2, BADGE - 2), table):
+        middle = (badge[1] + badge[3]) // 2
+        if not BADGE - 2 <= badge[2] - badge[0] <= BADGE + 2:
+            continue
+        if not any(abs(middle - row) <= 6 for row in middles):
+            continue  # not on a row of the table (a green icon of the toolbar)
+        band = (badge[0], badge[1] - 10, table[2], badge[3] + 10)
+        if selected(screen.crop(band)).getbbox() is not None:
+            continue  # a selected row's text is drawn in the highlight's text colour
+        ink = greenish(screen.crop(band)).getbbox()
+        rows.append((badge, ink[2] if ink else 0))
+    return rows
+
+
+def test_first_run_window_fits_the_screen_and_shows_the_proof_of_a_refresh(
+    qtbot: QtBot, demo: RunningDemo
+) -> None:
+    session = demo.session
+    left, top, right, bottom = demo.geometry()
+    assert left >= 0 and top >= 0 and right <= SCREEN[0] and bottom <= SCREEN[1], (
+        f"the window {right - left}x{bottom - top} at {left},{top} does not fit a {SCREEN} screen"
+    )
+    # An editor looks at an image (its details pane shows it), then force-refreshes them all.
+    # Ctrl moves the current row without selecting; Down and Up then select the first row only.
+    demo.key("ctrl+Home", "Down", "Up")
+    settled(qtbot, session, "table-before")
+    mtimes = {path: path.stat().st_mtime for path in demo.cached_files()}
+    demo.key("ctrl+a", "ctrl+shift+r")
+    qtbot.waitUntil(
+        lambda: all(path.stat().st_mtime != mtime for path, mtime in mtimes.items()),
+        timeout=REFRESH_TIMEOUT_MS,
+    )
+    demo.key("ctrl+Home", "Down", "Up")  # the first row alone again
+    screen = settled(qtbot, session, "table-after")
+
+    # Before → after on every unselected row, whole: "02:32:56.338 → 02:33:11.354".
+    times = QFontMetrics(QGuiApplication.font()).horizontalAdvance("00:00:00.000 → 00:00:00.000")
+    table = (left, top, left + (right - left) * 3 // 4, bottom)
+    rows = refreshed_rows(screen, table)
+    assert len(rows) >= 6, f"{len(rows)} refreshed rows seen in the table"
+    for badge, reach in rows:
+        assert reach >= BADGE + 4 + times - 6, (
+            f"the row at y={badge[1]} shows {reach} pixels of its refresh, not the whole "
+            f"before → after ({BADGE + 4 + times} pixels)"
+        )
+    # The selected row's old and new pictures, side by side, the same size, on the screen.
+    pictures = [box for box in boxes_of(screen, colourful, (120, 70)) if box[0] > table[2] - 200]
+    assert len(pictures) == 2, f"details pane pictures: {pictures}"
+    old, new = pictures
+    assert abs(old[1] - new[1]) <= 3 and old[2] <= new[0], (old, new)
+    assert abs((old[2] - old[0]) - (new[2] - new[0])) <= 4, (old, new)
+    assert new[2] <= SCREEN[0] and new[3] <= SCREEN[1]
+
+
+def test_ctrl_q_closes_the_window_and_the_demo_leaves_the_users_settings_alone(
+    qtbot: QtBot, demo: RunningDemo
+) -> None:
+    home = demo.session.home
+    demo.key("ctrl+q")
+    try:
+        status = demo.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Ctrl+Q did not close the window")
+    assert status == 0
+    # The demo's window size, folders and log were throwaway: none of the user's changed.
+    touched = sorted(
+        str(path.relative_to(home))
+        for path in home.rglob("*")
+        if path.is_file() and "openbox" not in path.parts and "fontconfig" not in path.parts
+    )
+    assert touched == [], f"the demo wrote into the user's folders: {touched}"
+    assert not list(demo.session.tmp.glob("image-refresh-demo-*")), "throwaway folder left"
