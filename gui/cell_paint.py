@@ -7,19 +7,21 @@ badge, so a failed row stays red when it is selected.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, Qt
+from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetrics,
+    QIcon,
     QPainter,
     QPalette,
+    QPixmap,
     QTextLayout,
     QTextOption,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from gui.image_model import MARK_COLOURS, Column, Role
+from gui.image_model import MARK_COLOURS, AnyIndex, Column, Role
 from gui.result_text import Mark
 
 PADDING = 4
@@ -91,25 +93,33 @@ def text_colour(option: QStyleOptionViewItem, mark: Mark | None = None) -> QColo
 
 
 class TwoLineDelegate(QStyledItemDelegate):
-    """The name (over its source) and the last refresh (over its times or reason)."""
+    """The thumbnail (never tinted by the selection: it is the proof), the name over its
+    source, and the last refresh over its times or its reason."""
 
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionViewItem,
-        index: QModelIndex | QPersistentModelIndex,
-    ) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         column = index.column()
-        if column not in (Column.NAME, Column.RESULT):
+        if column not in (Column.THUMBNAIL, Column.NAME, Column.RESULT):
             super().paint(painter, option, index)
             return
         background = QStyleOptionViewItem(option)
         self.initStyleOption(background, index)
         background.text = ""
+        background.icon = QIcon()
+        background.features &= ~QStyleOptionViewItem.ViewItemFeature.HasDecoration
         widget: QWidget | None = option.widget
         style = widget.style() if widget is not None else None
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, background, painter, widget)
+        if column == Column.THUMBNAIL:
+            pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+            if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+                rect = option.rect
+                painter.drawPixmap(
+                    rect.x() + (rect.width() - pixmap.width()) // 2,
+                    rect.y() + (rect.height() - pixmap.height()) // 2,
+                    pixmap,
+                )
+            return
         painter.save()
         rect = option.rect.adjusted(PADDING, 2, -PADDING, -2)
         metrics = QFontMetrics(option.font)

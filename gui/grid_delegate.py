@@ -3,12 +3,12 @@ file's time, and what it was before the last refresh (or why that refresh failed
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from gui.cell_paint import BADGE, SECONDARY, paint_badge, text_colour
-from gui.image_model import Role
+from gui.image_model import AnyIndex, Role
 from gui.result_text import Mark, clock, mark_of
 from gui.rows import ImageRow
 from gui.thumbnails import GRID_EDGE, ThumbnailLoader
@@ -32,17 +32,10 @@ class GridDelegate(QStyledItemDelegate):
         self._thumbnails = thumbnails
         self.edge = GRID_EDGE
 
-    def sizeHint(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         return tile_size(self.edge)
 
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionViewItem,
-        index: QModelIndex | QPersistentModelIndex,
-    ) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         row: ImageRow | None = index.data(Role.ROW)
         if row is None:
             return

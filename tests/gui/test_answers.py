@@ -36,16 +36,14 @@ def test_open_in_file_manager_without_a_launcher_says_so_and_copies_the_folder(
     qtbot: QtBot, open_window: WindowFactory
 ) -> None:
     opened = open_window(1)
-    window = opened.window
-    (url,) = opened.urls
-    select_keys(window, [url])
+    select_keys(opened.window, opened.urls)
     QGuiApplication.clipboard().clear()
 
-    assert window.show_in_file_manager() is False
+    assert opened.window.show_in_file_manager() is False
 
-    folder = str(opened.paths[url].parent)
+    folder = str(opened.paths[opened.urls[0]].parent)
     assert QGuiApplication.clipboard().text() == folder
-    message = window.statusBar().currentMessage()
+    message = opened.window.statusBar().currentMessage()
     assert "No file manager could be started" in message and folder in message
 
 

@@ -169,3 +169,18 @@ def test_a_file_replaced_since_is_not_cached_as_its_old_version(
         assert cached is not None and is_close(centre(cached), RED)
     finally:
         loader.shutdown()
+
+
+def test_a_selected_rows_thumbnail_is_not_tinted(qtbot: QtBot, open_window: WindowFactory) -> None:
+    """The thumbnail is the proof of a refresh: the selection colour is not laid over it."""
+    opened = open_window({"/performers/singer.jpg": image(jpeg_bytes(RED))})
+    window = opened.window
+    (url,) = opened.urls
+    with qtbot.waitExposed(window):
+        window.show()
+    loaded_thumbnail(qtbot, opened, url)
+    window.select_all()
+    index = window.proxy.mapFromSource(window.model.index_for_key(url, Column.THUMBNAIL))
+    cell = window.table.viewport().grab(window.table.visualRect(index)).toImage()
+    middle = cell.pixelColor(cell.width() // 2, cell.height() // 2)
+    assert is_close(middle, RED), middle.getRgb()
