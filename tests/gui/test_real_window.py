@@ -200,6 +200,18 @@ def test_grid_paints_every_tile_after_switching_and_after_a_force_refresh(
     ]
     assert not stale, f"after a force refresh in the grid, tiles {stale} show no new picture"
 
+    # Scrolling shows whole tiles, not halves of old paint (the wheel keeps the selection).
+    left, top, right, bottom = slots[0]
+    demo.session.xdotool("mousemove", str((left + right) // 2), str((top + bottom) // 2))
+    for _ in range(3):
+        demo.session.xdotool("click", "5")
+    scrolled = settled(qtbot, session)
+    moved = tile_slots(scrolled)
+    assert moved, "no whole tile after scrolling"
+    assert moved != slots or differs(after, scrolled, picture_area(slots[0])), "no scrolling"
+    halves = [n for n, slot in enumerate(moved) if not shows_a_picture(scrolled, slot)]
+    assert not halves, f"after scrolling, tiles {halves} of {len(moved)} show no picture"
+
 
 def refreshed_rows(screen: Image.Image, table: Box) -> list[tuple[Box, int]]:
     """Each unselected refreshed row's mark (a green disc) and how far its green text reaches
