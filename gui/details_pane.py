@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.models import HistoryEntry
+from core.secrets import redact
 from gui.image_model import human_size
 from gui.result_text import clock, full_time, result_text
 from gui.rows import ImageRow
@@ -239,7 +240,7 @@ class DetailsPane(QWidget):
             "Size": human_size(row.file.size if row.file else None),
             "Dimensions": f"{entry.width} × {entry.height}" if entry.width else "",
             "Type": entry.content_type or "",
-            "URL": entry.url or "(no URL: the file was found on disk)",
+            "URL": redact(entry.url) or "(no URL: the file was found on disk)",
             "File": str(row.path) if row.path else "(not downloaded)",
             "SHA-256": entry.sha256 or "",
             "Source date": entry.last_modified or "",

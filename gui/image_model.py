@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from core.models import RefreshResult
+from core.secrets import redact
 from gui.result_text import (
     Mark,
     full_time,
@@ -175,7 +176,7 @@ class ImageTableModel(QAbstractTableModel):
             case Column.MODIFIED:
                 return full_time(row.file.mtime if row.file else None)
             case Column.URL:
-                return entry.url or "(no URL: found on disk)"
+                return redact(entry.url) or "(no URL: found on disk)"
             case Column.RESULT:
                 lines = result_lines(row)
                 return f"{lines.mark.value} {lines.headline}".strip()
@@ -193,9 +194,9 @@ class ImageTableModel(QAbstractTableModel):
         if column is Column.RESULT:
             return result_tooltip(row) or result_text(row) or None
         if column is Column.URL:
-            return row.entry.url
+            return redact(row.entry.url)
         if column in (Column.NAME, Column.THUMBNAIL):  # the grid's tile too
-            lines = [row.name, row.entry.url or "(no source URL: found on disk)"]
+            lines = [row.name, redact(row.entry.url) or "(no source URL: found on disk)"]
             if row.path:
                 lines.append(str(row.path))
             if shown := result_text(row):

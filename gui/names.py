@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from core.secrets import redact
+
 # The suffix core.naming adds before the extension: "-" and 16 lower-case hex digits.
 _OUR_SUFFIX = re.compile(r"-[0-9a-f]{16}(?=\.[A-Za-z0-9]{1,5}$|$)")
 
@@ -35,7 +37,7 @@ def source_of(url: str | None) -> str:
     all that tells two URLs apart), e.g. `cdn.example.org/performers`."""
     if not url:
         return "found on disk, no source URL"
-    parts = urlsplit(url)
+    parts = urlsplit(redact(url) or url)  # a signature or a key in the query shows as ***
     folder = unquote(parts.path).rsplit("/", 1)[0]
     source = f"{parts.netloc}{folder}"
     if parts.query:

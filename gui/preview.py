@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
+from core.secrets import redact
 from gui.details_pane import Picture
 from gui.result_text import full_time, result_text
 from gui.rows import ImageRow
@@ -31,7 +32,7 @@ class PreviewDialog(QDialog):
                 line
                 for line in (
                     row.name,
-                    row.entry.url or "(no source URL: found on disk)",
+                    redact(row.entry.url) or "(no source URL: found on disk)",
                     f"Modified {full_time(row.file.mtime)}" if row.file else "not downloaded",
                     result_text(row),
                 )

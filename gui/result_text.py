@@ -145,6 +145,10 @@ def result_tooltip(row: ImageRow) -> str:
         f"before: {full_time(result.before_mtime)} ({result.before_size or 0:,} bytes)",
         f"after:  {full_time(result.after_mtime)} ({result.after_size or 0:,} bytes)",
     ]
+    if result.note:
+        lines.append(f"note: {result.note}")
+    if result.variants:
+        lines.append(f"remade: {', '.join(path.name for path in result.variants)}")
     if result.error:
         lines.append(f"reason: {result.error}")
         lines.append("The previous file was kept unchanged.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.models import Action, ImageEntry, RefreshResult
+from core.secrets import redact
 from gui.names import shown_name, source_of
 
 
@@ -54,7 +55,7 @@ class ImageRow:
     def search_text(self) -> str:
         """What a search looks in: the name, the cached file's name and the URL, lower-case."""
         file_name = self.path.name if self.path else ""
-        return f"{self.name} {file_name} {self.entry.url or ''}".lower()
+        return f"{self.name} {file_name} {redact(self.entry.url) or ''}".lower()
 
     @property
     def thumbnail_key(self) -> tuple[str, float, int] | None:

@@ -15,7 +15,7 @@ from gui.image_model import Column, Role
 from gui.main_window import MainWindow
 from gui.names import shown_name, source_of
 from tests.gui.helpers import WindowFactory
-from tests.server import image, jpeg_bytes
+from tests.server import LoopbackServer, image, jpeg_bytes
 
 COMEDIAN = "/performers/comedian-lee-park.jpg"
 GOLD_A = "/performers/summer-tour/performer-gold.jpg"
@@ -72,3 +72,23 @@ def test_shown_name_without_a_url_drops_the_cache_suffix() -> None:
     assert shown_name("https://cdn.test/", stored) == "cdn.test"
     assert source_of("https://cdn.test/a/b.jpg?w=800") == "cdn.test/a/?w=800"
     assert source_of(None) == "found on disk, no source URL"
+
+
+def test_a_secret_in_the_url_shows_as_stars_in_the_window(
+    qtbot: QtBot, server: LoopbackServer, open_window: WindowFactory
+) -> None:
+    """The source line shows the query (it may be all that tells two URLs apart): a key or a
+    signature in it is `***` there, as everywhere a URL is shown (contract v2)."""
+    window = open_window(1).window
+    url = server.route("/venues/hall.jpg", image(jpeg_bytes())) + "?token=s3cr3t&w=800"
+    with qtbot.waitSignal(window.controller.batch_finished, timeout=10_000):
+        window.add_urls([url], "venues")  # selected once added: the details pane shows it
+    name = window.model.index_for_key(url, Column.NAME)
+    shown = [
+        name.data(Role.DETAIL),
+        name.data(Qt.ItemDataRole.ToolTipRole),
+        window.model.index_for_key(url, Column.URL).data(),
+        window.details.fields["URL"].toPlainText(),
+    ]
+    for text in shown:
+        assert "s3cr3t" not in text and "token=***" in text, text
