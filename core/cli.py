@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from core import __version__
+from core import __version__, safety_cli
 from core.cache import ImageCache
 from core.executor import Backend
 from core.http_client import check_url
@@ -37,7 +37,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # exit 130 and 143: 128 + the si
 SIGNAL_GRACE = 0.6  # seconds: the longest a stop waits for running refreshes to end
 INTERRUPTED = "image-refresh: interrupted; finished images are kept, the rest are untouched"
 WindowOpener = Callable[[argparse.Namespace], int]
-NETWORK_OPTIONS = ("jobs", "timeout", "max_time", "max_bytes", "retries")
+NETWORK_OPTIONS = ("jobs", "timeout", "max_time", "max_bytes", "retries", "kept_versions_bytes")
 # Starting the worker processes costs about 0.3 s; below this many targets it does not pay.
 WORKER_PROCESS_MIN_TARGETS = 64
 
@@ -180,11 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--check", action="store_true", help="conditional request; replace only if changed"
     )
+    safety_cli.add_refresh_options(refresh)  # --allow-placeholder, --kept-versions-bytes
 
     listing = commands.add_parser("list", parents=[common], help="list the cached images")
     listing.add_argument("--category", type=_category)
     listing.add_argument("--json", action="store_true")
-    for subcommand in (gui, add, refresh, listing):
+    safety = safety_cli.add_commands(commands, common)  # revert, placeholders
+    for subcommand in (gui, add, refresh, listing, *safety):
         subcommand.set_defaults(command_parser=subcommand)
     return parser
 
@@ -269,6 +271,8 @@ def _run(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in NETWORK_OPTIONS if hasattr(args, name)}
     settings = RefreshSettings(**given)
     root = args.cache_dir or default_cache_dir()
+    if args.command == "placeholders":  # the user's, for every cache: no cache is opened
+        return safety_cli.run_placeholders(args)
     urls = _checked_urls(args) if args.command == "add" else []
     if args.command != "add" and args.cache_dir is not None and not is_image_cache(root):
         raise UsageError(
@@ -340,7 +344,13 @@ def _refresh(
 ) -> Iterator[RefreshResult]:
     if args.command == "add":
         return cache.refresh_many(entries, RefreshMode.MISSING)
-    return cache.refresh_many(entries, RefreshMode.from_flags(args.force, args.check))
+    if args.command == "revert":
+        return cache.refresh_many(entries, RefreshMode.REVERT)
+    return cache.refresh_many(
+        entries,
+        RefreshMode.from_flags(args.force, args.check),
+        allow_placeholder=args.allow_placeholder,
+    )
 
 
 def _resolve_targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageEntry]:
@@ -373,14 +383,15 @@ def _report(results: Iterable[RefreshResult], as_json: bool) -> int:
             _print_result_line(result, sys.stdout)
     summary = ", ".join(f"{n} {action.value}" for action, n in sorted(counts.items()))
     print(f"{summary or 'nothing to do'} in {time.monotonic() - started:.2f} s", file=sys.stderr)
-    return EXIT_OK if counts[Action.FAILED] + counts[Action.CANCELLED] == 0 else EXIT_FAILED
+    return EXIT_OK if all(action.ok for action in counts) else EXIT_FAILED
 
 
 def _print_result_line(result: RefreshResult, out: TextIO) -> None:
     mtimes = f"{format_mtime(result.before_mtime)} → {format_mtime(result.after_mtime)}"
     size = "" if result.after_size is None else f"{result.after_size:>9,}"
     where = str(result.path) if result.path else result.url or ""
-    line = f"{result.action.value:<10} {mtimes}  {size:>9}  {where}"
+    badge = safety_cli.change_badge(result)
+    line = f"{result.action.value:<10} {mtimes}  {badge}  {size:>9}  {where}"
     if result.error:
         line += f"\n{'':<10} error: {result.error}"
         if result.url and result.path:

@@ -25,12 +25,14 @@ from core.models import (
     FailureReason,
     HistoryEntry,
     ImageEntry,
+    PictureChange,
     RefreshError,
     RefreshMode,
     RefreshRequest,
     RefreshResult,
     Thumbnail,
 )
+from core.safety_net import CurrentFile, SafetyNet
 from core.settings import RefreshSettings
 from core.storage import CacheStorage, install_atomically
 from core.validation import validate_image
@@ -83,6 +85,7 @@ class Refresher:
         self.manifest = manifest
         self.settings = settings
         self.http = HttpClient(settings)
+        self.safety = SafetyNet(storage, settings)  # placeholder guard, change, kept versions
 
     def refresh(
         self,
@@ -130,6 +133,8 @@ class Refresher:
                         before.mtime,
                     )
                     return self._result(entry, Action.CACHED, mode, before, before)
+                if mode is RefreshMode.REVERT:
+                    return self._revert(entry, before, request)
                 return self._download(
                     entry,
                     before,
@@ -190,7 +195,13 @@ class Refresher:
                 updated = replace(entry, last_outcome=Action.UNCHANGED.value, last_error=None)
                 self._record(updated, before, before, mode, Action.UNCHANGED, None)
                 return self._result(updated, Action.UNCHANGED, mode, before, before)
-            info = validate_image(temp, self.settings.max_pixels, request.thumbnail_edge)
+            current = _current_file(entry, before, self.storage.root)
+            info = validate_image(
+                temp,
+                self.settings.max_pixels,
+                request.thumbnail_edge,
+                fingerprint=self.safety.wants_fingerprint(current, fetched.sha256),
+            )
             rel_path = naming.relative_path(entry.url, entry.category, info.format.extension)
             destination = self.storage.absolute(rel_path)
             old_path = entry.path_in(self.storage.root)
@@ -202,14 +213,24 @@ class Refresher:
                     before.size,
                 )
             self._check_inside(destination)  # where the file is written, as it is now
+            # Safety net: refuse a placeholder, keep the old file to revert to (raises).
+            replacement = self.safety.before_install(
+                entry.key,
+                current,
+                fetched.sha256,
+                info,
+                allow_placeholder=request.allow_placeholder,
+            )
             try:
                 install_atomically(temp, destination)
                 if old_path is not None and old_path != destination:
                     old_path.unlink(missing_ok=True)
             except OSError as error:
+                replacement.abandon()
                 raise RefreshError(
                     FailureReason.DISK, f"cannot store the image ({error.strerror or error})"
                 ) from error
+            replacement.installed()
             after = FileState(destination.stat().st_mtime, fetched.bytes_written, fetched.sha256)
         finally:
             temp.unlink(missing_ok=True)
@@ -255,6 +276,33 @@ class Refresher:
             info.width,
             info.height,
             thumbnail=info.thumbnail,
+            change=replacement.change,
+        )
+
+    def _revert(
+        self, entry: ImageEntry, before: FileState | None, request: RefreshRequest
+    ) -> RefreshResult:
+        """Put back the version the last replacement kept (core.safety_net); RefreshError if
+        there is none."""
+        reverted = self.safety.revert(
+            entry,
+            _current_file(entry, before, self.storage.root),
+            thumbnail_edge=request.thumbnail_edge,
+            check_inside=self._check_inside,
+        )
+        after = FileState(reverted.destination.stat().st_mtime, reverted.size, reverted.sha256)
+        updated = replace(reverted.entry, last_outcome=Action.REVERTED.value, last_error=None)
+        self._record(updated, before, after, request.mode, Action.REVERTED, None)
+        return self._result(
+            updated,
+            Action.REVERTED,
+            request.mode,
+            before,
+            after,
+            width=reverted.info.width,
+            height=reverted.info.height,
+            thumbnail=reverted.info.thumbnail,
+            change=reverted.change,
         )
 
     def _check_inside(self, path: Path) -> None:
@@ -273,7 +321,10 @@ class Refresher:
         mode: RefreshMode,
         error: RefreshError,
     ) -> RefreshResult:
-        action = Action.CANCELLED if error.reason is FailureReason.CANCELLED else Action.FAILED
+        action = {
+            FailureReason.CANCELLED: Action.CANCELLED,
+            FailureReason.PLACEHOLDER: Action.REFUSED,  # the safety net's
+        }.get(error.reason, Action.FAILED)
         log.log(
             logging.INFO if action is Action.CANCELLED else logging.WARNING,
             "%s %s: %s; the previous file is kept%s",
@@ -322,6 +373,7 @@ class Refresher:
         height: int | None = None,
         error: RefreshError | None = None,
         thumbnail: Thumbnail | None = None,
+        change: PictureChange | None = None,
     ) -> RefreshResult:
         return RefreshResult(
             url=entry.url,
@@ -342,4 +394,13 @@ class Refresher:
             reason=error.reason if error else None,
             entry=entry,
             thumbnail=thumbnail,
+            change=change,
         )
+
+
+def _current_file(entry: ImageEntry, before: FileState | None, root: Path) -> CurrentFile | None:
+    """The cached file a replacement would replace, for the safety net."""
+    path = entry.path_in(root)
+    if before is None or before.sha256 is None or path is None or entry.rel_path is None:
+        return None
+    return CurrentFile(path, entry.rel_path, before.sha256, before.size)

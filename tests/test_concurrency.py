@@ -61,8 +61,10 @@ class VersionedImages:
         if self.noisy:
             picture = Image.frombytes("RGB", (450, 450), os.urandom(450 * 450 * 3))
             picture.paste(color, (0, 0, 40, 40))
-        else:
+        else:  # two colours: a single flat one would be refused as a placeholder
             picture = Image.new("RGB", (48, 32), color)
+            picture.paste((0, 0, 0), (0, 0, 16, 16))
+            picture.paste((255, 255, 255), (16, 0, 32, 16))
         out = io.BytesIO()
         picture.save(out, "JPEG", quality=90, comment=f"version {version}".encode())
         return out.getvalue()
