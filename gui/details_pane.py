@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QScrollArea,
@@ -120,6 +121,8 @@ class DetailsPane(QWidget):
         layout = QVBoxLayout(body)
         layout.addLayout(pictures)
         layout.addLayout(form)
+        self.actions_row = QHBoxLayout()  # buttons other modules add (gui.safety_net: Revert)
+        layout.addLayout(self.actions_row)
         layout.addWidget(QLabel("Refresh history:"))
         layout.addWidget(self.history)
         scroll = QScrollArea()

@@ -67,6 +67,8 @@ _MARK_COLOURS = {
     Mark.SAME_BYTES: QColor(40, 100, 160),
     Mark.FAILED: QColor(190, 40, 40),
     Mark.CANCELLED: QColor(150, 110, 20),
+    Mark.REFUSED: QColor(150, 60, 150),
+    Mark.REVERTED: QColor(30, 110, 130),
 }
 
 

@@ -62,6 +62,7 @@ from gui.image_model import Column, ImageTableModel, Role
 from gui.log_pane import LogDock
 from gui.refresh_controller import BatchProgress, RefreshController
 from gui.rows import ImageRow, RowState
+from gui.safety_net import SafetyNetActions
 from gui.table_header import RowSelectionHeader
 from gui.tasks import TaskRunner
 from gui.thumbnails import TABLE_EDGE, ThumbnailLoader, thumbnail_image
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         if core_logger.getEffectiveLevel() > logging.INFO:
             core_logger.setLevel(logging.INFO)
         self._connect()
+        self.safety = SafetyNetActions(self)  # revert, Ctrl+Z, placeholders, changed only
         self._restore_window_state()
         self._update_actions()
 
@@ -200,13 +202,13 @@ class MainWindow(QMainWindow):
         file_menu.addAction(a.preferences)
         file_menu.addSeparator()
         file_menu.addAction(a.quit)
-        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu = self.edit_menu = self.menuBar().addMenu("&Edit")
         for action in (a.select_all, a.copy_url, a.copy_path, a.paste_urls, a.delete):
             edit_menu.addAction(action)
-        image_menu = self.menuBar().addMenu("&Image")
+        image_menu = self.image_menu = self.menuBar().addMenu("&Image")
         for action in (a.refresh, a.force_refresh, a.check_updates, a.cancel, a.show_in_folder):
             image_menu.addAction(action)
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(a.view_table)
         view_menu.addAction(a.view_grid)
         help_menu = self.menuBar().addMenu("&Help")
@@ -450,14 +452,24 @@ class MainWindow(QMainWindow):
         )
 
     def refresh_entries(
-        self, entries: list[ImageEntry], *, force_refresh: bool, check: bool = False
+        self,
+        entries: list[ImageEntry],
+        *,
+        force_refresh: bool,
+        check: bool = False,
+        mode: RefreshMode | None = None,
+        allow_placeholder: bool = False,
     ) -> list[str]:
+        """`mode` (REVERT) and `allow_placeholder` are the safety net's (gui.safety_net)."""
         if self.cache is None:
             return []
         busy = self.controller.running_keys()
         self.model.set_state([e.key for e in entries if e.key not in busy], RowState.QUEUED)
         queued = self.controller.start(
-            self.cache, entries, RefreshMode.from_flags(force_refresh, check)
+            self.cache,
+            entries,
+            mode or RefreshMode.from_flags(force_refresh, check),
+            allow_placeholder=allow_placeholder,
         )
         self._update_actions()
         return queued

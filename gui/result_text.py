@@ -7,6 +7,7 @@ from datetime import datetime
 
 from core.models import Action
 from gui.rows import ImageRow, RowState
+from gui.safety_text import change_badge, change_lines
 
 
 class Mark(enum.Enum):
@@ -18,6 +19,8 @@ class Mark(enum.Enum):
     UNCHANGED = "·"
     FAILED = "✖"
     CANCELLED = "⊘"
+    REFUSED = "⛔"  # a placeholder kept out (safety net)
+    REVERTED = "↶"
 
 
 def clock(mtime: float | None) -> str:
@@ -45,6 +48,8 @@ def mark_of(row: ImageRow) -> Mark:
         return Mark.FAILED
     if result.action is Action.CANCELLED:
         return Mark.CANCELLED
+    if result.action in (Action.REFUSED, Action.REVERTED):
+        return Mark.REFUSED if result.action is Action.REFUSED else Mark.REVERTED
     if result.same_bytes:
         return Mark.SAME_BYTES
     if result.action in (Action.UNCHANGED, Action.CACHED):
@@ -71,6 +76,8 @@ def result_text(row: ImageRow) -> str:
             return f"{mark.value} failed, kept {before}: {result.error}"
         case Action.CANCELLED:
             return f"{mark.value} cancelled, kept {before}"
+        case Action.REFUSED:
+            return f"{mark.value} refused, kept {before}: {result.error}"
         case Action.UNCHANGED:
             return f"{mark.value} unchanged on the server, {before}"
         case Action.CACHED:
@@ -78,7 +85,7 @@ def result_text(row: ImageRow) -> str:
     label = "same bytes" if result.same_bytes else result.action.value
     if result.before_mtime is None:
         return f"{mark.value} {label} {after}"
-    return f"{mark.value} {label} {before} → {after}"
+    return f"{mark.value} {label} {before} → {after}{change_badge(result)}"
 
 
 def result_tooltip(row: ImageRow) -> str:
@@ -89,6 +96,7 @@ def result_tooltip(row: ImageRow) -> str:
         f"{result.action.value} (force_refresh={result.force_refresh})",
         f"before: {full_time(result.before_mtime)} ({result.before_size or 0:,} bytes)",
         f"after:  {full_time(result.after_mtime)} ({result.after_size or 0:,} bytes)",
+        *change_lines(result),
     ]
     if result.error:
         lines.append(f"reason: {result.error}")
