@@ -180,12 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--check", action="store_true", help="conditional request; replace only if changed"
     )
-    safety_cli.add_refresh_options(refresh)  # --allow-placeholder, --kept-versions-bytes
+    safety_cli.add_refresh_options(refresh, _non_negative_int)  # --allow-placeholder, ...
 
     listing = commands.add_parser("list", parents=[common], help="list the cached images")
     listing.add_argument("--category", type=_category)
     listing.add_argument("--json", action="store_true")
-    safety = safety_cli.add_commands(commands, common)  # revert, placeholders
+    safety = safety_cli.add_commands(commands, common, _non_negative_int)  # revert, placeholders
     for subcommand in (gui, add, refresh, listing, *safety):
         subcommand.set_defaults(command_parser=subcommand)
     return parser

@@ -163,26 +163,32 @@ def placeholder_reason(
 ) -> str | None:
     """Why the new picture is a placeholder that must not replace the old one, or None.
 
-    A placeholder never replaces a real picture; one that replaces a picture which is a
-    placeholder by the same rule (a flat colour by another, a marked picture by a marked one,
-    a 1 × 1 pixel by another) changes nothing worth guarding and passes. Unknown pictures (an
-    SVG, an old file that is no readable image, such as an HTML page saved as .jpg) pass.
+    A placeholder never replaces a real picture; when the cached picture is itself a
+    placeholder (by any rule), there is nothing to protect and anything may replace it.
+    Unknown pictures pass: an SVG, an old file that is no readable image (an HTML page saved as
+    .jpg, which a refresh repairs).
     """
-    if new is None or old is None:
+    if new is None or old is None or _why_placeholder(old, None, marked) is not None:
         return None
+    return _why_placeholder(new, old, marked)
+
+
+def _why_placeholder(
+    picture: Fingerprint, replacing: Fingerprint | None, marked: list[Placeholder]
+) -> str | None:
     for placeholder in marked:
-        if placeholder.fingerprint.same_picture(new):
-            if any(p.fingerprint.same_picture(old) for p in marked):
-                return None
+        if placeholder.fingerprint.same_picture(picture):
             return f"the new image looks like the placeholder “{placeholder.name}” you marked"
-    if min(new.width, new.height) <= TINY_EDGE < min(old.width, old.height):
-        return (
-            f"the new image is only {new.width}×{new.height} pixels,"
-            f" replacing one of {old.width}×{old.height}"
+    if min(picture.width, picture.height) <= TINY_EDGE:
+        larger = (
+            "" if replacing is None else f", replacing one of {replacing.width}×{replacing.height}"
         )
-    if new.flat is not None and old.flat is None:
+        return f"the new image is only {picture.width}×{picture.height} pixels{larger}"
+    if picture.flat is not None:
         colour = (
-            "fully transparent" if new.flat == "transparent" else f"one flat colour ({new.flat})"
+            "fully transparent"
+            if picture.flat == "transparent"
+            else f"one flat colour ({picture.flat})"
         )
-        return f"the new image is {colour}, {new.width}×{new.height} pixels"
+        return f"the new image is {colour}, {picture.width}×{picture.height} pixels"
     return None

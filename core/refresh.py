@@ -205,13 +205,6 @@ class Refresher:
             rel_path = naming.relative_path(entry.url, entry.category, info.format.extension)
             destination = self.storage.absolute(rel_path)
             old_path = entry.path_in(self.storage.root)
-            if before is not None and old_path is not None:
-                log.info(
-                    "deleting previous file %s (mtime %.6f, %d bytes) for the new download",
-                    old_path,
-                    before.mtime,
-                    before.size,
-                )
             self._check_inside(destination)  # where the file is written, as it is now
             # Safety net: refuse a placeholder, keep the old file to revert to (raises).
             replacement = self.safety.before_install(
@@ -221,6 +214,13 @@ class Refresher:
                 info,
                 allow_placeholder=request.allow_placeholder,
             )
+            if before is not None and old_path is not None:
+                log.info(
+                    "deleting previous file %s (mtime %.6f, %d bytes) for the new download",
+                    old_path,
+                    before.mtime,
+                    before.size,
+                )
             try:
                 install_atomically(temp, destination)
                 if old_path is not None and old_path != destination:

@@ -16,20 +16,13 @@ from core.settings import RefreshSettings
 BADGE_WIDTH = len("[same-picture]")
 
 
-def _bytes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of bytes: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
+ByteCount = Callable[[str], int]
 
 
-def add_kept_versions_option(parser: argparse.ArgumentParser) -> None:
+def add_kept_versions_option(parser: argparse.ArgumentParser, byte_count: ByteCount) -> None:
     parser.add_argument(
         "--kept-versions-bytes",
-        type=_bytes,
+        type=byte_count,
         default=RefreshSettings().kept_versions_bytes,
         metavar="N",
         help="total size of the replaced versions kept to revert to; the oldest are dropped"
@@ -37,19 +30,21 @@ def add_kept_versions_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_refresh_options(refresh: argparse.ArgumentParser) -> None:
+def add_refresh_options(refresh: argparse.ArgumentParser, byte_count: ByteCount) -> None:
+    """`byte_count`: the command line's parser of a whole number at least 0."""
     refresh.add_argument(
         "--allow-placeholder",
         action="store_true",
         help="let a placeholder (a flat colour, a tiny image, a picture marked with"
         " `placeholders add`) replace the cached picture",
     )
-    add_kept_versions_option(refresh)
+    add_kept_versions_option(refresh, byte_count)
 
 
 def add_commands(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
     common: argparse.ArgumentParser,
+    byte_count: ByteCount,
 ) -> list[argparse.ArgumentParser]:
     """The `revert` and `placeholders` subcommands; returns their parsers."""
     revert = commands.add_parser(
@@ -63,7 +58,7 @@ def add_commands(
         "targets", nargs="+", metavar="TARGET", help="a URL in the manifest or a cached file's path"
     )
     revert.add_argument("--json", action="store_true", help="one JSON object per target on stdout")
-    add_kept_versions_option(revert)
+    add_kept_versions_option(revert, byte_count)
     revert.set_defaults(all=False, category=None)
 
     placeholders = commands.add_parser(

@@ -18,6 +18,7 @@ from core.picture_change import classify, fingerprint_file
 from core.placeholders import PlaceholderList, placeholder_reason
 from core.settings import RefreshSettings
 from core.storage import CacheStorage, install_atomically
+from core.timestamps import format_mtime
 from core.validation import ImageInfo, validate_image
 from core.versions import Staged, VersionError, VersionStore, copy_for_install
 
@@ -128,6 +129,21 @@ class SafetyNet:
             log.error("the version of %s being replaced cannot be kept: %s", key, error)
             return None
 
+    def _stage_for_revert(self, key: str, current: CurrentFile) -> Staged | None:
+        """Keep the current file before a revert replaces it; a revert that could not be
+        undone in its turn is not made."""
+        if self.versions.max_bytes <= 0:
+            return None
+        try:
+            return self.versions.stage(
+                key, current.path, current.sha256, current.size, current.rel_path
+            )
+        except (VersionError, OSError) as error:
+            raise RefreshError(
+                FailureReason.DISK,
+                f"cannot keep the current version, so it was not replaced ({error})",
+            ) from error
+
     def revert(
         self,
         entry: ImageEntry,
@@ -167,7 +183,7 @@ class SafetyNet:
             change = classify(
                 current.sha256 if current else None, kept.sha256, old, info.fingerprint
             )
-            staged = self._stage(entry.key, current) if current else None
+            staged = self._stage_for_revert(entry.key, current) if current else None
             try:
                 install_atomically(temp, destination)
                 if current is not None and current.path != destination:
@@ -184,9 +200,9 @@ class SafetyNet:
         finally:
             temp.unlink(missing_ok=True)
         log.info(
-            "reverted %s to the version kept at %s (%s, %d bytes)",
+            "reverted %s to the version kept at %s (sha256 %s…, %d bytes)",
             entry.key,
-            kept.kept_at,
+            format_mtime(kept.kept_at),
             kept.sha256[:12],
             kept.size,
         )

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.naming import url_hash
+from core.sqlite_transactions import immediate_transaction
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class VersionStore:
                 (time.time(), key),
             )
         if row[0] is not None and row[0] != row[1]:
-            (self.folder / row[0]).unlink(missing_ok=True)
+            self._remove(row[0])
         self.prune()
 
     def _drop_pending(self, key: str) -> None:
@@ -171,7 +172,7 @@ class VersionStore:
                     " pending_size = NULL, pending_rel_path = NULL WHERE key = ?",
                     (key,),
                 )
-        (self.folder / row[1]).unlink(missing_ok=True)
+        self._remove(row[1])
 
     def forget(self, key: str) -> None:
         """Drop the image's kept version (it was put back with no file to keep in its place)."""
@@ -179,7 +180,7 @@ class VersionStore:
             row = db.execute("SELECT file FROM kept WHERE key = ?", (key,)).fetchone()
             db.execute("DELETE FROM kept WHERE key = ?", (key,))
         if row is not None and row[0] is not None:
-            (self.folder / row[0]).unlink(missing_ok=True)
+            self._remove(row[0])
 
     def prune(self) -> list[str]:
         """Drop the oldest kept versions until the total is within the bound; their keys."""
@@ -198,9 +199,16 @@ class VersionStore:
                 total -= size
             db.executemany("DELETE FROM kept WHERE key = ?", [(key,) for key, _ in dropped])
         for key, file in dropped:
-            (self.folder / file).unlink(missing_ok=True)
+            self._remove(file)
             log.info("dropped the kept version of %s: kept versions are bounded in size", key)
         return [key for key, _ in dropped]
+
+    def _remove(self, name: str) -> None:
+        """Delete a kept file no record names any more; one that resists only costs space."""
+        try:
+            (self.folder / name).unlink(missing_ok=True)
+        except OSError as error:
+            log.warning("cannot delete the kept version %s: %s", self.folder / name, error)
 
     # --- the index -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -223,14 +231,8 @@ class VersionStore:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._db() as db, immediate_transaction(db):
+            yield db
 
     def close(self) -> None:
         """Close the calling thread's connection."""

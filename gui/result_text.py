@@ -19,7 +19,7 @@ class Mark(enum.Enum):
     UNCHANGED = "·"
     FAILED = "✖"
     CANCELLED = "⊘"
-    REFUSED = "⛔"  # a placeholder kept out (safety net)
+    REFUSED = "⊗"  # a placeholder kept out (safety net)
     REVERTED = "↶"
 
 
@@ -77,15 +77,15 @@ def result_text(row: ImageRow) -> str:
         case Action.CANCELLED:
             return f"{mark.value} cancelled, kept {before}"
         case Action.REFUSED:
-            return f"{mark.value} refused, kept {before}: {result.error}"
+            return f"{mark.value} kept {before}, {result.error}"
         case Action.UNCHANGED:
             return f"{mark.value} unchanged on the server, {before}"
         case Action.CACHED:
             return f"{mark.value} already cached, {before}"
-    label = "same bytes" if result.same_bytes else result.action.value
+    label = "same bytes" if result.same_bytes else result.action.value + change_badge(result)
     if result.before_mtime is None:
         return f"{mark.value} {label} {after}"
-    return f"{mark.value} {label} {before} → {after}{change_badge(result)}"
+    return f"{mark.value} {label} {before} → {after}"
 
 
 def result_tooltip(row: ImageRow) -> str:

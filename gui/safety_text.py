@@ -18,7 +18,7 @@ EXPLANATIONS = {
 
 
 def change_badge(result: RefreshResult) -> str:
-    """ " · changed" after before → after, or "" (same bytes already reads "same bytes")."""
+    """The badge after "refreshed", before the times: " · changed"; "" for the same bytes."""
     badge = BADGES.get(result.change) if result.change is not None else None
     return f" · {badge}" if badge else ""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,8 +20,13 @@ import pytest
 
 from core.cache import ImageCache
 from core.models import Action, FailureReason, PictureChange, RefreshMode, RefreshResult
-from core.picture_change import fingerprint_file
-from core.placeholders import PlaceholderList, placeholder_reason, user_placeholders_path
+from core.picture_change import Fingerprint, fingerprint_file
+from core.placeholders import (
+    Placeholder,
+    PlaceholderList,
+    placeholder_reason,
+    user_placeholders_path,
+)
 from core.settings import RefreshSettings
 from tests.pictures import (
     flat,
@@ -32,6 +36,7 @@ from tests.pictures import (
     reencoded,
     removed,
 )
+from tests.processes import kill_9, reaped
 from tests.server import LoopbackServer, image
 
 IMAGE_REFRESH = str(Path(sys.executable).parent / "image-refresh")
@@ -115,20 +120,35 @@ def test_what_the_guard_lets_through(server: LoopbackServer, cache: ImageCache) 
 
 
 def test_placeholder_rules_judge_the_new_picture_against_the_old(tmp_path: Path) -> None:
-    def fingerprint(data: bytes, name: str) -> object:
+    def fingerprint(data: bytes, name: str) -> Fingerprint:
         file = tmp_path / name
         file.write_bytes(data)
-        return fingerprint_file(file, 10**8)
+        found = fingerprint_file(file, 10**8)
+        assert found is not None
+        return found
 
     real, other = fingerprint(photo(5), "real.jpg"), fingerprint(photo(6), "other.jpg")
     grey, tiny = fingerprint(flat(), "grey.jpg"), fingerprint(pixel(), "pixel.png")
     small_real = fingerprint(photo(7, (16, 12)), "small.jpg")
-    assert placeholder_reason(other, real, []) is None  # type: ignore[arg-type]
-    assert "flat colour (#808080)" in (placeholder_reason(grey, real, []) or "")  # type: ignore[arg-type]
-    assert placeholder_reason(grey, grey, []) is None  # type: ignore[arg-type]
-    assert "1×1 pixels, replacing one of 320×240" in (placeholder_reason(tiny, real, []) or "")  # type: ignore[arg-type]
-    assert placeholder_reason(small_real, tiny, []) is None  # type: ignore[arg-type]
-    assert placeholder_reason(grey, None, []) is None  # type: ignore[arg-type]
+    gone = fingerprint(removed(), "removed.jpg")
+    gone_again = fingerprint(reencoded(removed(), quality=50, scale=0.7), "removed-small.jpg")
+    marked = [Placeholder("removed.jpg", gone, 0.0, "removed.jpg")]
+
+    assert placeholder_reason(other, real, marked) is None
+    assert placeholder_reason(grey, real, []) == (
+        "the new image is one flat colour (#808080), 600×400 pixels"
+    )
+    assert placeholder_reason(tiny, real, []) == (
+        "the new image is only 1×1 pixels, replacing one of 320×240"
+    )
+    assert placeholder_reason(gone_again, real, marked) == (
+        "the new image looks like the placeholder “removed.jpg” you marked"
+    )
+    # Nothing real to protect: the cached picture is a placeholder itself, by any rule.
+    for old in (grey, tiny, gone_again):
+        for new in (grey, tiny, gone, small_real, other):
+            assert placeholder_reason(new, old, marked) is None
+    assert placeholder_reason(grey, None, marked) is None  # an old file that is no picture
 
 
 @pytest.mark.parametrize(
@@ -270,18 +290,13 @@ def test_kill_9_during_reverts_leaves_old_or_new_and_the_next_revert_goes_on(
             victim = subprocess.Popen(
                 [sys.executable, str(script), str(cache_dir)], stdout=out, stderr=out
             )
-        try:
+        with reaped(victim):
             deadline = time.monotonic() + DEADLINE
             while output.read_text().count("reverted") < 3 + round_number * 2:
                 assert victim.poll() is None, output.read_text()
                 assert time.monotonic() < deadline, "the reverts did not get under way"
                 time.sleep(0.005)
-            os.kill(victim.pid, signal.SIGKILL)
-            assert victim.wait(timeout=DEADLINE) == -signal.SIGKILL
-        finally:
-            if victim.poll() is None:
-                victim.kill()
-                victim.wait()
+            kill_9(victim)
         assert path.read_bytes() in versions  # whole: the old or the new version
         assert "failed" not in output.read_text()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QToolButton
 from pytestqt.qtbot import QtBot
 
 from core.models import Action, PictureChange
@@ -13,7 +14,7 @@ from core.placeholders import PlaceholderList
 from gui.image_model import Role
 from gui.result_text import result_text
 from gui.rows import RowState
-from tests.gui.helpers import WindowFactory, show_active
+from tests.gui.helpers import OpenedWindow, WindowFactory, show_active
 from tests.pictures import flat, photo, reencoded
 from tests.server import LoopbackServer, image
 
@@ -22,16 +23,25 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 BATCH_MS = 15_000
 
 
+def one_image_that_becomes(
+    qtbot: QtBot, server: LoopbackServer, open_window: WindowFactory, old: bytes, new: bytes
+) -> tuple[OpenedWindow, str]:
+    """A window on one image, downloaded as `old`, that the server now sends as `new`; shown,
+    with every row selected."""
+    opened = open_window({"/events/hero.jpg": image(old)})
+    (url,) = opened.urls
+    server.route("/events/hero.jpg", image(new))
+    show_active(qtbot, opened.window)
+    qtbot.keyClick(opened.window.table, Qt.Key.Key_A, CTRL)
+    return opened, url
+
+
 def test_ctrl_shift_r_then_ctrl_z_restores_the_picture_and_the_row_shows_it(
     qtbot: QtBot, server: LoopbackServer, open_window: WindowFactory
 ) -> None:
     old, new = photo(1), photo(2)
-    opened = open_window({"/events/hero.jpg": image(old)})
+    opened, url = one_image_that_becomes(qtbot, server, open_window, old, new)
     window = opened.window
-    (url,) = opened.urls
-    server.route("/events/hero.jpg", image(new))
-    show_active(qtbot, window)
-    qtbot.keyClick(window.table, Qt.Key.Key_A, CTRL)
     assert not window.safety.undo.isEnabled()
 
     with qtbot.waitSignal(window.controller.batch_finished, timeout=BATCH_MS):
@@ -39,7 +49,7 @@ def test_ctrl_shift_r_then_ctrl_z_restores_the_picture_and_the_row_shows_it(
     refreshed = opened.row(url)
     assert refreshed.result is not None and refreshed.result.action is Action.REFRESHED
     assert refreshed.result.change is PictureChange.CHANGED
-    assert "· changed" in result_text(refreshed)
+    assert result_text(refreshed).startswith("✔ refreshed · changed ")
     assert opened.paths[url].read_bytes() == new
     assert window.safety.undo.isEnabled()
 
@@ -53,12 +63,24 @@ def test_ctrl_shift_r_then_ctrl_z_restores_the_picture_and_the_row_shows_it(
     assert row.file.mtime > refreshed.result.after_mtime  # type: ignore[operator]
     assert row.entry.sha256 == row.result.after_sha256
     text = result_text(row)
-    assert text.startswith("↶ reverted") and text.endswith("· changed")
+    assert text.startswith("↶ reverted · changed ")
     # The details pane shows the row, and Ctrl+Z again undoes the revert.
     assert window.details.fields["Status"].text() == text
     with qtbot.waitSignal(window.controller.batch_finished, timeout=BATCH_MS):
         qtbot.keyClick(window.table, Qt.Key.Key_Z, CTRL)
     assert opened.paths[url].read_bytes() == new
+    # Revert to Previous, from the details pane's button, and the history that lists it all.
+    (button,) = [
+        b
+        for b in window.details.findChildren(QToolButton)
+        if b.defaultAction() is window.safety.revert
+    ]
+    with qtbot.waitSignal(window.controller.batch_finished, timeout=BATCH_MS):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert opened.paths[url].read_bytes() == old
+    qtbot.waitUntil(lambda: window.details.history.rowCount() >= 5)
+    outcomes = [window.details.history.item(r, 4).text() for r in range(5)]
+    assert outcomes == ["reverted", "reverted", "reverted", "refreshed", "downloaded"]
 
 
 @pytest.mark.warnings_expected  # a refused refresh logs a WARNING
@@ -66,12 +88,8 @@ def test_a_placeholder_is_refused_in_the_window_and_accepted_when_chosen_for_the
     qtbot: QtBot, server: LoopbackServer, open_window: WindowFactory
 ) -> None:
     real, grey = photo(3), flat((128, 128, 128))
-    opened = open_window({"/events/hero.jpg": image(real)})
+    opened, url = one_image_that_becomes(qtbot, server, open_window, real, grey)
     window = opened.window
-    (url,) = opened.urls
-    server.route("/events/hero.jpg", image(grey))
-    show_active(qtbot, window)
-    qtbot.keyClick(window.table, Qt.Key.Key_A, CTRL)
 
     with qtbot.waitSignal(window.controller.batch_finished, timeout=BATCH_MS) as finished:
         qtbot.keyClick(window.table, Qt.Key.Key_R, CTRL | SHIFT)
@@ -79,7 +97,8 @@ def test_a_placeholder_is_refused_in_the_window_and_accepted_when_chosen_for_the
     row = opened.row(url)
     assert row.result is not None and row.result.action is Action.REFUSED
     assert row.state is RowState.FAILED
-    assert result_text(row).startswith("⛔ refused, kept")
+    assert result_text(row).startswith("⊗ kept ")
+    assert "refused as a placeholder" in result_text(row)
     assert "flat colour" in result_text(row)
     assert opened.paths[url].read_bytes() == real
     assert "refused as placeholder" in window.statusBar().currentMessage()
