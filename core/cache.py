@@ -202,9 +202,10 @@ class ImageCache:
         thumbnail_edge: int | None = None,
         cancel: Cancellation | None = None,
         progress: ProgressCallback | None = None,
+        allow_placeholder: bool = False,
     ) -> RefreshResult:
         """Refresh one image and wait for its result."""
-        request = RefreshRequest(entry, mode, thumbnail_edge)
+        request = RefreshRequest(entry, mode, thumbnail_edge, allow_placeholder)
         return self.submit(request, cancel=cancel, progress=progress).result()
 
     def refresh_many(
@@ -213,6 +214,7 @@ class ImageCache:
         mode: RefreshMode,
         *,
         cancel: Cancellation | None = None,
+        allow_placeholder: bool = False,
     ) -> Iterator[RefreshResult]:
         """Refresh entries concurrently, as many downloads at once as the cache's download
         limit; yield the results as they finish.
@@ -222,7 +224,9 @@ class ImageCache:
         started and the running ones stop wherever they wait.
         """
         stop = cancel or Cancellation()
-        requests = (RefreshRequest(entry, mode) for entry in entries)
+        requests = (
+            RefreshRequest(entry, mode, allow_placeholder=allow_placeholder) for entry in entries
+        )
         in_flight = 2 * (self.settings.jobs + finishing_thread_count())
         pending: set[Future[RefreshResult]] = set()
         try:

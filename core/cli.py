@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from core import __version__
+from core import __version__, safety_cli
 from core.cache import ImageCache
 from core.executor import Backend
 from core.http_client import check_url
@@ -40,7 +40,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # exit 130 and 143: 128 + the si
 SIGNAL_GRACE = 0.6  # seconds: the longest a stop waits for running refreshes to end
 INTERRUPTED = "image-refresh: interrupted; finished images are kept, the rest are untouched"
 WindowOpener = Callable[[argparse.Namespace], int]
-NETWORK_OPTIONS = ("jobs", "timeout", "max_time", "max_bytes", "retries")
+NETWORK_OPTIONS = ("jobs", "timeout", "max_time", "max_bytes", "retries", "kept_versions_bytes")
 # Starting the worker processes costs about 0.3 s; below this many targets it does not pay.
 WORKER_PROCESS_MIN_TARGETS = 64
 
@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--check", action="store_true", help="conditional request; replace only if changed"
     )
+    safety_cli.add_refresh_options(refresh, _non_negative_int)  # --allow-placeholder, ...
 
     listing = commands.add_parser("list", parents=[common], help="list the cached images")
     listing.add_argument("--category", type=_category)
@@ -213,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     import_sources.add_argument("file", type=Path, metavar="FILE")
     import_sources.add_argument("--json", action="store_true")
-    for subcommand in (gui, add, refresh, listing, adopt, sources, import_sources):
+    safety = safety_cli.add_commands(commands, common, _non_negative_int)  # revert, placeholders
+    for subcommand in (gui, add, refresh, listing, adopt, sources, import_sources, *safety):
         subcommand.set_defaults(command_parser=subcommand)
     return parser
 
@@ -300,6 +302,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "adopt":
         return _adopt(args, settings)
     root = args.cache_dir or default_cache_dir()
+    if args.command == "placeholders":  # the user's, for every cache: no cache is opened
+        return safety_cli.run_placeholders(args)
     urls = _checked_urls(args) if args.command == "add" else []
     if args.command != "add" and args.cache_dir is not None and not is_image_cache(root):
         raise UsageError(
@@ -423,7 +427,13 @@ def _refresh(
 ) -> Iterator[RefreshResult]:
     if args.command == "add":
         return cache.refresh_many(entries, RefreshMode.MISSING)
-    return cache.refresh_many(entries, RefreshMode.from_flags(args.force, args.check))
+    if args.command == "revert":
+        return cache.refresh_many(entries, RefreshMode.REVERT)
+    return cache.refresh_many(
+        entries,
+        RefreshMode.from_flags(args.force, args.check),
+        allow_placeholder=args.allow_placeholder,
+    )
 
 
 def _resolve_targets(cache: ImageCache, args: argparse.Namespace) -> list[ImageEntry]:
@@ -456,7 +466,7 @@ def _report(results: Iterable[RefreshResult], as_json: bool) -> int:
             _print_result_line(result, sys.stdout)
     summary = ", ".join(f"{n} {action.value}" for action, n in sorted(counts.items()))
     print(f"{summary or 'nothing to do'} in {time.monotonic() - started:.2f} s", file=sys.stderr)
-    return EXIT_OK if counts[Action.FAILED] + counts[Action.CANCELLED] == 0 else EXIT_FAILED
+    return EXIT_OK if all(action.ok for action in counts) else EXIT_FAILED
 
 
 def _print_result_line(result: RefreshResult, out: TextIO) -> None:
@@ -465,7 +475,8 @@ def _print_result_line(result: RefreshResult, out: TextIO) -> None:
     where = str(result.path) if result.path else redact(result.url) or ""
     # The window says the same: a file replaced by identical bytes (the JSON keeps "refreshed").
     label = f"{result.action.value} (same bytes)" if result.same_bytes else result.action.value
-    line = f"{label:<10} {mtimes}  {size:>9}  {where}"
+    badge = safety_cli.change_badge(result)
+    line = f"{label:<10} {mtimes}  {badge}  {size:>9}  {where}"
     if result.variants:
         line += f"\n{'':<10} remade: {', '.join(path.name for path in result.variants)}"
     if result.note:

@@ -18,6 +18,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from core.models import HistoryEntry, ImageEntry
+from core.sqlite_transactions import immediate_transaction
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -197,14 +198,8 @@ class Manifest:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # Threads of this process queue here rather than in SQLite's sleeping busy handler;
         # other processes still wait on SQLite's own lock.
-        with self._write_lock, self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._write_lock, self._connect() as db, immediate_transaction(db):
+            yield db
 
     def entries(self, category: str | None = None) -> list[ImageEntry]:
         query, args = _SELECT, ()

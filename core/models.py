@@ -19,10 +19,13 @@ class Action(enum.StrEnum):
     UPDATED = "updated"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The safety net (core.safety_net): a placeholder kept out, a kept version put back.
+    REFUSED = "refused"
+    REVERTED = "reverted"
 
     @property
     def ok(self) -> bool:
-        return self not in (Action.FAILED, Action.CANCELLED)
+        return self not in (Action.FAILED, Action.CANCELLED, Action.REFUSED)
 
 
 class RefreshMode(enum.StrEnum):
@@ -31,6 +34,7 @@ class RefreshMode(enum.StrEnum):
     MISSING = "missing"  # nothing: download only a missing file, without a request otherwise
     FORCE = "force"  # replace it with an unconditional download (the design card's force_refresh)
     CHECK = "check"  # ask the server with the recorded validators; replace only if it changed
+    REVERT = "revert"  # no request: put back the version the last replacement kept (safety net)
 
     @classmethod
     def from_flags(cls, force_refresh: bool, check: bool = False) -> RefreshMode:
@@ -61,6 +65,16 @@ class FailureReason(enum.StrEnum):
     OUTSIDE_CACHE = "outside-cache"
     CANCELLED = "cancelled"
     UNEXPECTED = "unexpected"
+    PLACEHOLDER = "placeholder"  # the new image is a placeholder (action `refused`)
+    NO_VERSION = "no-version"  # a revert found no kept version
+
+
+class PictureChange(enum.StrEnum):
+    """How a replacement changed the picture (the `change` field of the CLI's JSON)."""
+
+    SAME_BYTES = "same-bytes"
+    SAME_PICTURE = "same-picture"  # different bytes, perceptually the same picture
+    CHANGED = "changed"
 
 
 class RefreshError(Exception):
@@ -110,6 +124,7 @@ class RefreshRequest:
     entry: ImageEntry
     mode: RefreshMode
     thumbnail_edge: int | None = None  # a new raster download's result carries a thumbnail
+    allow_placeholder: bool = False  # the safety net lets a placeholder replace the image
 
     @property
     def key(self) -> str:
@@ -169,6 +184,7 @@ class RefreshResult:
     reason: FailureReason | None = None
     entry: ImageEntry | None = None  # the manifest row as this refresh left it
     thumbnail: Thumbnail | None = None  # of the new file, when the caller asked for one
+    change: PictureChange | None = None  # of a replacement that happened (safety net)
     note: str | None = None  # e.g. an adopted file whose new type does not match its name
     variants: tuple[Path, ...] | None = None  # an adopted original's derived sizes, made anew
 
@@ -203,6 +219,7 @@ class RefreshResult:
             "sha256": self.after_sha256 if self.ok else self.before_sha256,
             "ok": self.ok,
             "error": self.error,
+            "change": self.change.value if self.change else None,
         }
         if self.note is not None:
             record["note"] = self.note

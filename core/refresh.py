@@ -25,12 +25,14 @@ from core.models import (
     FailureReason,
     HistoryEntry,
     ImageEntry,
+    PictureChange,
     RefreshError,
     RefreshMode,
     RefreshRequest,
     RefreshResult,
     Thumbnail,
 )
+from core.safety_net import CurrentFile, SafetyNet
 from core.secrets import redact
 from core.settings import RefreshSettings
 from core.storage import CacheStorage, install_atomically, install_together, keep_access
@@ -90,6 +92,7 @@ class Refresher:
         self.settings = settings
         self.variant_rules = variant_rules or []  # an adopted folder's, fixed while it is open
         self.http = HttpClient(settings)
+        self.safety = SafetyNet(storage, settings)  # placeholder guard, change, kept versions
 
     def refresh(
         self,
@@ -137,6 +140,8 @@ class Refresher:
                         before.mtime,
                     )
                     return self._result(entry, Action.CACHED, mode, before, before)
+                if mode is RefreshMode.REVERT:
+                    return self._revert(entry, before, request)
                 return self._download(
                     entry,
                     before,
@@ -199,7 +204,13 @@ class Refresher:
                 updated = replace(entry, last_outcome=Action.UNCHANGED.value, last_error=None)
                 self._record(updated, before, before, mode, Action.UNCHANGED, None)
                 return self._result(updated, Action.UNCHANGED, mode, before, before)
-            info = validate_image(temp, self.settings.max_pixels, request.thumbnail_edge)
+            current = _current_file(entry, before, self.storage.root)
+            info = validate_image(
+                temp,
+                self.settings.max_pixels,
+                request.thumbnail_edge,
+                fingerprint=self.safety.wants_fingerprint(current, fetched.sha256),
+            )
             if in_place is not None and entry.rel_path is not None:
                 rel_path, destination = entry.rel_path, in_place
                 note = _type_note(destination, info.format.extension, info.format.name)
@@ -208,6 +219,15 @@ class Refresher:
                 rel_path = naming.relative_path(entry.url, entry.category, info.format.extension)
                 destination = self.storage.absolute(rel_path)
                 note = None
+            self._check_inside(destination)  # where the file is written, as it is now
+            # Safety net: refuse a placeholder, keep the old file to revert to (raises).
+            replacement = self.safety.before_install(
+                entry.key,
+                current,
+                fetched.sha256,
+                info,
+                allow_placeholder=request.allow_placeholder,
+            )
             if before is not None and old_path is not None:
                 log.info(
                     "deleting previous file %s (mtime %.6f, %d bytes) for the new download",
@@ -215,7 +235,6 @@ class Refresher:
                     before.mtime,
                     before.size,
                 )
-            self._check_inside(destination)  # where the file is written, as it is now
             try:
                 if in_place is not None:
                     keep_access(destination, temp)
@@ -226,9 +245,11 @@ class Refresher:
                 if old_path is not None and old_path != destination:
                     old_path.unlink(missing_ok=True)
             except OSError as error:
+                replacement.abandon()
                 raise RefreshError(
                     FailureReason.DISK, f"cannot store the image ({error.strerror or error})"
                 ) from error
+            replacement.installed()
             after = FileState(destination.stat().st_mtime, fetched.bytes_written, fetched.sha256)
         finally:
             temp.unlink(missing_ok=True)
@@ -278,8 +299,35 @@ class Refresher:
             info.width,
             info.height,
             thumbnail=info.thumbnail,
+            change=replacement.change,
             note=note,
             variants=tuple(path for _, path in made) if in_place is not None else None,
+        )
+
+    def _revert(
+        self, entry: ImageEntry, before: FileState | None, request: RefreshRequest
+    ) -> RefreshResult:
+        """Put back the version the last replacement kept (core.safety_net); RefreshError if
+        there is none."""
+        reverted = self.safety.revert(
+            entry,
+            _current_file(entry, before, self.storage.root),
+            thumbnail_edge=request.thumbnail_edge,
+            check_inside=self._check_inside,
+        )
+        after = FileState(reverted.destination.stat().st_mtime, reverted.size, reverted.sha256)
+        updated = replace(reverted.entry, last_outcome=Action.REVERTED.value, last_error=None)
+        self._record(updated, before, after, request.mode, Action.REVERTED, None)
+        return self._result(
+            updated,
+            Action.REVERTED,
+            request.mode,
+            before,
+            after,
+            width=reverted.info.width,
+            height=reverted.info.height,
+            thumbnail=reverted.info.thumbnail,
+            change=reverted.change,
         )
 
     def _make_variants(self, original: Path, destination: Path) -> list[tuple[Path, Path]]:
@@ -321,7 +369,10 @@ class Refresher:
         mode: RefreshMode,
         error: RefreshError,
     ) -> RefreshResult:
-        action = Action.CANCELLED if error.reason is FailureReason.CANCELLED else Action.FAILED
+        action = {
+            FailureReason.CANCELLED: Action.CANCELLED,
+            FailureReason.PLACEHOLDER: Action.REFUSED,  # the safety net's
+        }.get(error.reason, Action.FAILED)
         log.log(
             logging.INFO if action is Action.CANCELLED else logging.WARNING,
             "%s %s: %s; the previous file is kept%s",
@@ -370,6 +421,7 @@ class Refresher:
         height: int | None = None,
         error: RefreshError | None = None,
         thumbnail: Thumbnail | None = None,
+        change: PictureChange | None = None,
         note: str | None = None,
         variants: tuple[Path, ...] | None = None,
     ) -> RefreshResult:
@@ -392,6 +444,7 @@ class Refresher:
             reason=error.reason if error else None,
             entry=entry,
             thumbnail=thumbnail,
+            change=change,
             note=note,
             variants=variants,
         )
@@ -408,3 +461,11 @@ def _type_note(path: Path, extension: str, format_name: str) -> str | None:
 def _remove_all(made: list[tuple[Path, Path]]) -> None:
     for temp, _ in made:
         temp.unlink(missing_ok=True)
+
+
+def _current_file(entry: ImageEntry, before: FileState | None, root: Path) -> CurrentFile | None:
+    """The cached file a replacement would replace, for the safety net."""
+    path = entry.path_in(root)
+    if before is None or before.sha256 is None or path is None or entry.rel_path is None:
+        return None
+    return CurrentFile(path, entry.rel_path, before.sha256, before.size)

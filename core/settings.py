@@ -27,6 +27,9 @@ class RefreshSettings:
     # Pillow's own default; a larger picture is treated as a decompression bomb.
     max_pixels: int = 89_478_485
     chunk_size: int = 64 * 1024
+    # The versions refreshes replaced, kept to revert to (core.versions): their total size;
+    # past it the oldest are dropped first. 0 keeps none.
+    kept_versions_bytes: int = 512 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.jobs < 1:
@@ -39,6 +42,8 @@ class RefreshSettings:
             raise ValueError("max-bytes must be at least 1")
         if self.retries < 0:
             raise ValueError("retries must not be negative")
+        if self.kept_versions_bytes < 0:
+            raise ValueError("the size of the kept versions must not be negative")
 
 
 def worker_process_count() -> int:

@@ -67,6 +67,8 @@ class CacheStorage:
         self.adopted = adopted
         self.state_dir = adopted_state_dir(self.root) if adopted else self.root / STATE_DIR_NAME
         self.manifest_path = self.state_dir / "manifest.sqlite3"
+        # The versions refreshes replaced (core.versions): in our state, never among the images.
+        self.versions_dir = self.state_dir / "versions"
         self._tmp_root = self.state_dir / "tmp"
         self._locks_dir = self.state_dir / "locks"
         self._session_dir: Path | None = None

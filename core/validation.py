@@ -25,6 +25,7 @@ from defusedxml import DefusedXmlException
 from PIL import Image, UnidentifiedImageError
 
 from core.models import FailureReason, RefreshError, Thumbnail
+from core.picture_change import Fingerprint, draft_size, fingerprint_of
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class ImageInfo:
     width: int
     height: int
     thumbnail: Thumbnail | None = None
+    fingerprint: Fingerprint | None = None  # of the first frame, when asked for (safety net)
 
 
 def validate_image(
@@ -102,6 +104,7 @@ def validate_image(
     thumbnail_edge: int | None = None,
     *,
     max_total_pixels: int | None = None,
+    fingerprint: bool = False,
 ) -> ImageInfo:
     """Decode the file fully; raise RefreshError saying why it is not a usable image.
 
@@ -109,6 +112,8 @@ def validate_image(
     resampled from the validating decode (no second decode); none for an SVG.
     max_total_pixels: the pixels all frames together may decode to (each frame counted at
     least MIN_FRAME_COST_PIXELS); by default MAX_DECODED_PIXELS_FACTOR × max_pixels.
+    fingerprint: also return the first frame's core.picture_change fingerprint, from the same
+    decode (none for an SVG).
     """
     if max_total_pixels is None:
         max_total_pixels = MAX_DECODED_PIXELS_FACTOR * max_pixels
@@ -116,7 +121,7 @@ def validate_image(
         with Image.open(path, formats=list(RASTER_FORMATS)) as image:
             image_format = RASTER_FORMATS[str(image.format)]
             return _validate_raster(
-                image, image_format, max_pixels, max_total_pixels, thumbnail_edge, path
+                image, image_format, max_pixels, max_total_pixels, thumbnail_edge, path, fingerprint
             )
     except UnidentifiedImageError as error:
         # No format took the file. One whose signature it carries failed to read its header.
@@ -140,12 +145,14 @@ def _validate_raster(
     max_total_pixels: int,
     thumbnail_edge: int | None,
     path: Path,
+    want_fingerprint: bool = False,
 ) -> ImageInfo:
     width, height = image.size
     if width * height > max_pixels:
         raise _too_many_pixels(f"{width}×{height} pixels")
     frame_cost = max(width * height, MIN_FRAME_COST_PIXELS)
     thumbnail = None
+    fingerprint = None
     frames = 0
     try:
         # An animated image's first frame gives way to the next ones: a copy makes the thumbnail.
@@ -153,8 +160,11 @@ def _validate_raster(
         if image_format.name == "PNG":
             _verify_png_chunks(path)
         if image_format.name == "JPEG":
-            edge = 1 if thumbnail_edge is None else max(THUMBNAIL_DRAFT_EDGE, thumbnail_edge)
-            image.draft(image.mode, (edge, edge))
+            if thumbnail_edge is not None:
+                edge = max(THUMBNAIL_DRAFT_EDGE, thumbnail_edge)
+                image.draft(image.mode, (edge, edge))
+            else:  # the smallest scale, or one with enough pixels for a fingerprint
+                image.draft(image.mode, draft_size((width, height)) if want_fingerprint else (1, 1))
         while True:
             if frames:
                 try:
@@ -170,6 +180,8 @@ def _validate_raster(
                     )
             image.load()
             frames += 1
+            if want_fingerprint and frames == 1:
+                fingerprint = fingerprint_of(image, (width, height))
             if keep_first and frames == 1 and thumbnail_edge is not None:
                 thumbnail = make_thumbnail(image.copy(), thumbnail_edge)
     except (RefreshError, MemoryError):
@@ -180,7 +192,7 @@ def _validate_raster(
         raise _decoder_failure(path, image_format.name, error) from error
     if thumbnail_edge is not None and not keep_first:
         thumbnail = make_thumbnail(image, thumbnail_edge)
-    return ImageInfo(image_format, width, height, thumbnail)
+    return ImageInfo(image_format, width, height, thumbnail, fingerprint)
 
 
 def _verify_png_chunks(path: Path) -> None:

@@ -21,6 +21,8 @@ class Preferences:
     timeout: float = _DEFAULTS.timeout
     max_megabytes: int = _DEFAULTS.max_bytes // MEGABYTE
     retries: int = _DEFAULTS.retries
+    # The safety net: the replaced versions kept to revert to, in all (0 keeps none).
+    kept_versions_megabytes: int = _DEFAULTS.kept_versions_bytes // MEGABYTE
     cache_dir: Path | None = None
     recent_dirs: list[Path] = field(default_factory=list)
 
@@ -30,6 +32,7 @@ class Preferences:
             timeout=self.timeout,
             max_bytes=self.max_megabytes * MEGABYTE,
             retries=self.retries,
+            kept_versions_bytes=self.kept_versions_megabytes * MEGABYTE,
         )
 
     def remember(self, folder: Path) -> None:
@@ -60,6 +63,9 @@ class AppSettings:
             timeout=float(self._value("refresh/timeout", defaults.timeout)),
             max_megabytes=int(self._value("refresh/max_megabytes", defaults.max_megabytes)),
             retries=int(self._value("refresh/retries", defaults.retries)),
+            kept_versions_megabytes=int(
+                self._value("safety/kept_versions_megabytes", defaults.kept_versions_megabytes)
+            ),
             cache_dir=Path(cache_dir) if cache_dir else None,
             recent_dirs=[Path(p) for p in (recent if isinstance(recent, list) else [recent]) if p],
         )
@@ -73,6 +79,7 @@ class AppSettings:
         s.setValue("refresh/timeout", preferences.timeout)
         s.setValue("refresh/max_megabytes", preferences.max_megabytes)
         s.setValue("refresh/retries", preferences.retries)
+        s.setValue("safety/kept_versions_megabytes", preferences.kept_versions_megabytes)
         s.setValue("cache/dir", str(preferences.cache_dir) if preferences.cache_dir else "")
         s.setValue("cache/recent", [str(p) for p in preferences.recent_dirs])
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QScrollArea,
@@ -203,6 +204,8 @@ class DetailsPane(QWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.addLayout(form)
+        self.actions_row = QHBoxLayout()  # buttons other modules add (gui.safety_net: Revert)
+        layout.addLayout(self.actions_row)
         layout.addWidget(QLabel("Refresh history:"))
         layout.addWidget(self.history, 1)
         self.facts_area = QScrollArea()

@@ -175,6 +175,11 @@ class PreferencesDialog(QDialog):
         self.retries = QSpinBox()
         self.retries.setRange(0, 10)
         self.retries.setValue(preferences.retries)
+        self.kept_versions = QSpinBox()  # the safety net's bound (core.versions)
+        self.kept_versions.setRange(0, 1_000_000)
+        self.kept_versions.setSuffix(" MB")
+        self.kept_versions.setSpecialValueText("none")
+        self.kept_versions.setValue(preferences.kept_versions_megabytes)
         self.cache_dir = QLineEdit(str(self._shown_folder or ""))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -186,6 +191,7 @@ class PreferencesDialog(QDialog):
             (self.timeout, "Timeout"),
             (self.max_size, "Largest image"),
             (self.retries, "Retries"),
+            (self.kept_versions, "Replaced versions kept to revert to"),
             (self.cache_dir, "Cache folder"),
             (browse, "Browse for the cache folder"),
         ):
@@ -195,6 +201,7 @@ class PreferencesDialog(QDialog):
         form.addRow("Timeout (connect, between bytes):", self.timeout)
         form.addRow("Largest image:", self.max_size)
         form.addRow("Retries of transient failures:", self.retries)
+        form.addRow("Replaced versions kept, in all:", self.kept_versions)
         form.addRow("Cache folder:", folder)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -213,6 +220,7 @@ class PreferencesDialog(QDialog):
         preferences.timeout = self.timeout.value()
         preferences.max_megabytes = self.max_size.value()
         preferences.retries = self.retries.value()
+        preferences.kept_versions_megabytes = self.kept_versions.value()
 
     def chosen_folder(self) -> Path | None:
         """A folder to open and remember, if the user named one other than the one shown."""

@@ -10,6 +10,7 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFil
 from gui.image_model import ImageTableModel, Role
 from gui.result_text import is_changed, is_failed
 from gui.rows import ImageRow
+from gui.safety_text import picture_changed
 
 
 class StatusFilter(enum.Enum):
@@ -35,6 +36,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self._category: str | None = None
         self._words: list[str] = []
         self._status = StatusFilter.ALL
+        self._changed_only = False  # the safety net's View ▸ Only Changed Pictures
         self.setSortRole(Role.SORT)
 
     def category(self) -> str | None:
@@ -45,6 +47,12 @@ class ImageFilterProxy(QSortFilterProxyModel):
 
     def status(self) -> StatusFilter:
         return self._status
+
+    def set_changed_only(self, enabled: bool) -> None:
+        """Show only the rows whose last replacement changed the picture (gui.safety_net)."""
+        self.beginFilterChange()
+        self._changed_only = enabled
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_category(self, category: str | None) -> None:
         self.beginFilterChange()
@@ -75,12 +83,19 @@ class ImageFilterProxy(QSortFilterProxyModel):
             return False
         if self._words and not all(word in row.search_text for word in self._words):
             return False
+        if self._changed_only and not picture_changed(row):
+            return False
         return self._status.accepts(row)
 
     def filterAcceptsRow(
         self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
     ) -> bool:
-        if self._category is None and not self._words and self._status is StatusFilter.ALL:
+        if (
+            self._category is None
+            and not self._words
+            and self._status is StatusFilter.ALL
+            and not self._changed_only
+        ):
             return True  # no call back into the model: this runs for every row on each reset
         row: ImageRow | None = self.sourceModel().index(source_row, 0, source_parent).data(Role.ROW)
         return row is not None and self.accepts(row)

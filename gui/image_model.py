@@ -82,6 +82,8 @@ MARK_COLOURS = {
     Mark.RUNNING: QColor(40, 100, 160),
     Mark.QUEUED: QColor(110, 110, 110),
     Mark.UNCHANGED: QColor(110, 110, 110),
+    Mark.REFUSED: QColor(150, 60, 150),
+    Mark.REVERTED: QColor(30, 110, 130),
 }
 
 

@@ -79,6 +79,7 @@ from gui.preview import PreviewDialog
 from gui.refresh_controller import BatchProgress, RefreshController
 from gui.result_text import is_failed
 from gui.rows import ImageRow, RowState
+from gui.safety_net import SafetyNetActions
 from gui.table_header import RowSelectionHeader
 from gui.tasks import TaskRunner
 from gui.thumbnails import GRID_EDGE, TABLE_EDGE, ThumbnailLoader, thumbnail_image
@@ -159,6 +160,7 @@ class MainWindow(QMainWindow):
         if core_logger.getEffectiveLevel() > logging.INFO:
             core_logger.setLevel(logging.INFO)
         self._connect()
+        self.safety = SafetyNetActions(self)  # revert, Ctrl+Z, placeholders, changed only
         self._restore_window_state()
         self._update_actions()
 
@@ -266,10 +268,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(a.preferences)
         file_menu.addSeparator()
         file_menu.addAction(a.quit)
-        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu = self.edit_menu = self.menuBar().addMenu("&Edit")
         for action in (a.select_all, a.copy_url, a.copy_path, a.paste_urls, a.delete):
             edit_menu.addAction(action)
-        image_menu = self.menuBar().addMenu("&Image")
+        image_menu = self.image_menu = self.menuBar().addMenu("&Image")
         for action in (
             a.refresh,
             a.force_refresh,
@@ -280,7 +282,7 @@ class MainWindow(QMainWindow):
             a.show_in_folder,
         ):
             image_menu.addAction(action)
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu = self.menuBar().addMenu("&View")
         for action in (a.view_table, a.view_grid, a.larger_thumbnails, a.smaller_thumbnails):
             view_menu.addAction(action)
         view_menu.addSeparator()
@@ -592,14 +594,24 @@ class MainWindow(QMainWindow):
         )
 
     def refresh_entries(
-        self, entries: list[ImageEntry], *, force_refresh: bool, check: bool = False
+        self,
+        entries: list[ImageEntry],
+        *,
+        force_refresh: bool,
+        check: bool = False,
+        mode: RefreshMode | None = None,
+        allow_placeholder: bool = False,
     ) -> list[str]:
+        """`mode` (REVERT) and `allow_placeholder` are the safety net's (gui.safety_net)."""
         if self.cache is None:
             return []
         busy = self.controller.running_keys()
         self.model.set_state([e.key for e in entries if e.key not in busy], RowState.QUEUED)
         queued = self.controller.start(
-            self.cache, entries, RefreshMode.from_flags(force_refresh, check)
+            self.cache,
+            entries,
+            mode or RefreshMode.from_flags(force_refresh, check),
+            allow_placeholder=allow_placeholder,
         )
         self._update_actions()
         return queued

@@ -28,6 +28,7 @@ class BatchProgress:
     done: int = 0
     failed: int = 0
     cancelled: int = 0
+    refused: int = 0  # placeholders the safety net kept out
 
     @property
     def finished(self) -> bool:
@@ -73,6 +74,8 @@ class RefreshController(QObject):
         cache: ImageCache,
         entries: Iterable[ImageEntry],
         mode: RefreshMode,
+        *,
+        allow_placeholder: bool = False,
     ) -> list[str]:
         """Queue one refresh per entry not already queued or running; return the keys queued."""
         if not self.is_running():
@@ -84,7 +87,9 @@ class RefreshController(QObject):
         for entry in entries:
             if entry.key not in busy:
                 busy.add(entry.key)
-                self._waiting.append(RefreshRequest(entry, mode))
+                self._waiting.append(
+                    RefreshRequest(entry, mode, allow_placeholder=allow_placeholder)
+                )
                 queued.append(entry.key)
         self._waiting_keys.update(queued)
         self._batch.total += len(queued)
@@ -130,6 +135,8 @@ class RefreshController(QObject):
                 force_refresh=request.force_refresh,
                 check=request.mode is RefreshMode.CHECK,
                 cancel=self._cancel,
+                allow_placeholder=request.allow_placeholder,
+                revert=request.mode is RefreshMode.REVERT,
             )
             job.setAutoDelete(False)  # the registry owns it until it reports
             job.signals.started.connect(self.job_started)
@@ -148,6 +155,8 @@ class RefreshController(QObject):
             self._batch.failed += 1
         elif result.action is Action.CANCELLED:
             self._batch.cancelled += 1
+        elif result.action is Action.REFUSED:
+            self._batch.refused += 1
         self._start_waiting()
         self.job_finished.emit(key, result)
         self._report_batch()

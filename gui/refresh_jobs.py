@@ -37,12 +37,16 @@ class RefreshJob(QRunnable):
         force_refresh: bool,
         check: bool = False,
         cancel: Cancellation,
+        allow_placeholder: bool = False,
+        revert: bool = False,
     ) -> None:
+        """`allow_placeholder`, `revert`: the safety net's (gui.safety_net)."""
         super().__init__()
         self.cache = cache
         self.force_refresh = force_refresh
+        mode = RefreshMode.REVERT if revert else RefreshMode.from_flags(force_refresh, check)
         self.request = RefreshRequest(
-            entry, RefreshMode.from_flags(force_refresh, check), thumbnail_edge=TABLE_EDGE
+            entry, mode, thumbnail_edge=TABLE_EDGE, allow_placeholder=allow_placeholder
         )
         self.cancel = cancel
         self.signals = RefreshSignals()

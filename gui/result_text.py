@@ -13,6 +13,7 @@ from datetime import datetime
 
 from core.models import Action, RefreshResult
 from gui.rows import ImageRow, RowState
+from gui.safety_text import change_badge, change_lines
 
 
 class Mark(enum.Enum):
@@ -24,6 +25,8 @@ class Mark(enum.Enum):
     UNCHANGED = "·"
     FAILED = "✖"
     CANCELLED = "⊘"
+    REFUSED = "⊗"  # a placeholder kept out (safety net)
+    REVERTED = "↶"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ def mark_of(row: ImageRow) -> Mark:
         return Mark.FAILED
     if result.action is Action.CANCELLED:
         return Mark.CANCELLED
+    if result.action in (Action.REFUSED, Action.REVERTED):
+        return Mark.REFUSED if result.action is Action.REFUSED else Mark.REVERTED
     if result.same_bytes:
         return Mark.SAME_BYTES
     if result.action in (Action.UNCHANGED, Action.CACHED):
@@ -122,13 +127,17 @@ def result_lines(row: ImageRow) -> ResultLines:
             return ResultLines(mark, f"failed, {kept}", reason, detail_is_reason=True)
         case Action.CANCELLED:
             return ResultLines(mark, f"cancelled, {kept}", "")
+        case Action.REFUSED:
+            reason = result.error or "a placeholder"
+            return ResultLines(mark, f"refused, {kept}", reason, detail_is_reason=True)
         case Action.UNCHANGED:
             return ResultLines(mark, "unchanged on the server", before)
         case Action.CACHED:
             return ResultLines(mark, "already cached", before)
+    label = action_label(result) + ("" if result.same_bytes else change_badge(result))
     if result.before_mtime is None:
-        return ResultLines(mark, action_label(result), after)
-    return ResultLines(mark, action_label(result), f"{before} → {after}")
+        return ResultLines(mark, label, after)
+    return ResultLines(mark, label, f"{before} → {after}")
 
 
 def result_text(row: ImageRow) -> str:
@@ -144,6 +153,7 @@ def result_tooltip(row: ImageRow) -> str:
         f"{action_label(result)} (force_refresh={result.force_refresh})",
         f"before: {full_time(result.before_mtime)} ({result.before_size or 0:,} bytes)",
         f"after:  {full_time(result.after_mtime)} ({result.after_size or 0:,} bytes)",
+        *change_lines(result),
     ]
     if result.note:
         lines.append(f"note: {result.note}")

@@ -68,6 +68,7 @@ class ImageRow:
         state = {
             Action.FAILED: RowState.FAILED,
             Action.CANCELLED: RowState.CANCELLED,
+            Action.REFUSED: RowState.FAILED,  # the safety net kept a placeholder out
         }.get(result.action, RowState.DONE)
         path = result.path or self.path
         file = (

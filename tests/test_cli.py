@@ -90,10 +90,11 @@ def results_of(stdout: str) -> list[dict[str, Any]]:
     for line in stdout.splitlines():
         result = json.loads(line)
         assert isinstance(result, dict)
-        assert set(result) == RESULT_KEYS
+        # v2 keeps the v1 keys and adds its own: the safety net's `change`.
+        assert set(result) == RESULT_KEYS | {"change"}
         assert result["action"] in {a.value for a in Action}
         assert isinstance(result["ok"], bool)
-        assert result["ok"] == (result["action"] not in ("failed", "cancelled"))
+        assert result["ok"] == (result["action"] not in ("failed", "cancelled", "refused"))
         for key in ("before_mtime", "after_mtime"):
             assert result[key] is None or isinstance(result[key], float), (key, result)
         if result["path"] is not None:

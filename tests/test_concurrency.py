@@ -8,7 +8,6 @@ import itertools
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from core.cache import ImageCache
 from core.models import Action, RefreshMode, RefreshResult
 from core.settings import RefreshSettings
 from core.storage import STATE_DIR_NAME
+from tests.processes import kill_9, reaped
 from tests.server import LoopbackServer, Responder
 
 DEADLINE = 30.0
@@ -61,8 +61,10 @@ class VersionedImages:
         if self.noisy:
             picture = Image.frombytes("RGB", (450, 450), os.urandom(450 * 450 * 3))
             picture.paste(color, (0, 0, 40, 40))
-        else:
+        else:  # two colours: a single flat one would be refused as a placeholder
             picture = Image.new("RGB", (48, 32), color)
+            picture.paste((0, 0, 0), (0, 0, 16, 16))
+            picture.paste((255, 255, 255), (16, 0, 32, 16))
         out = io.BytesIO()
         picture.save(out, "JPEG", quality=90, comment=f"version {version}".encode())
         return out.getvalue()
@@ -273,7 +275,7 @@ def test_kill_9_mid_refresh_leaves_old_or_new_images_and_stale_temporaries_are_c
 
     with (tmp_path / "killed.out").open("w") as out:
         victim = subprocess.Popen(force_refresh_all(cache_dir), stdout=out, stderr=out)
-    try:
+    with reaped(victim):
         # A download slot is given back once the body has arrived, before the image is checked
         # and stored, so the run is only under way once a file has really been replaced.
         wait_for(lambda: len(server.seen) - seen_before >= 12, "the run to get under way")
@@ -284,12 +286,7 @@ def test_kill_9_mid_refresh_leaves_old_or_new_images_and_stale_temporaries_are_c
         wait_for(lambda: slow.in_flight >= 4, "bodies streaming")
         wait_for(lambda: bool(partial_downloads(tmp_root)), "half-written temporaries")
         partial = partial_downloads(tmp_root)
-        os.kill(victim.pid, signal.SIGKILL)
-        assert victim.wait(timeout=DEADLINE) == -signal.SIGKILL
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
+        kill_9(victim)
 
     assert partial, "the kill should land while bodies are half written"
     replaced = 0
