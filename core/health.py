@@ -135,6 +135,15 @@ def classify_file(path: Path, max_pixels: int, *, thorough: bool = False) -> Ver
     except RefreshError as error:
         health, detail = _failure(error, data)
         return Verdict(health, detail, size, mtime_ns, digest)
+    if info.format.name == "JPEG" and _walk_markers(data) is _Walk.CUT:
+        # The decoder makes up the missing end of a JPEG cut just before its EOI marker.
+        return Verdict(
+            Health.TRUNCATED,
+            "the JPEG image is truncated (no End Of Image marker)",
+            size,
+            mtime_ns,
+            digest,
+        )
     if info.format.name == "GIF" and not data.endswith(b"\x3b"):
         # Pillow takes the end of the data for the end of the animation; the trailer says so.
         return Verdict(
@@ -192,6 +201,12 @@ def _container_cut_short(data: bytes) -> str | None:
     return "AVIF" if at != len(data) else None
 
 
+class _Walk(enum.Enum):
+    WHOLE = "whole"  # every segment complete, and the scan data ends at EOI
+    CUT = "cut"  # the data ends before the EOI marker does
+    ODD = "odd"  # a layout this walk does not follow: the decoder decides
+
+
 def _whole_jpeg(data: bytes, max_pixels: int) -> tuple[int, int] | None:
     """The size of a JPEG proven whole by its header and its markers; None when it is not a
     JPEG, or is one that needs a full decode to say what is wrong with it."""
@@ -202,37 +217,39 @@ def _whole_jpeg(data: bytes, max_pixels: int) -> tuple[int, int] | None:
             width, height = image.size
     except Exception:  # whatever the header parser says: validate_image words it
         return None
-    if width * height > max_pixels or not _markers_whole(data):
+    if width * height > max_pixels or _walk_markers(data) is not _Walk.WHOLE:
         return None
     return width, height
 
 
-def _markers_whole(data: bytes) -> bool:
-    """Every segment from SOI on is complete, and a scan's data ends at the EOI marker."""
+def _walk_markers(data: bytes) -> _Walk:
+    """Follow a JPEG's segments from SOI to EOI, skipping over each scan's data."""
     at, end, scans = 2, len(data), 0
     while at + 2 <= end:
         if data[at] != 0xFF:
-            return False
+            return _Walk.ODD
         marker = data[at + 1]
         if marker == 0xFF:  # a fill byte before a marker
             at += 1
             continue
         if marker == _JPEG_EOI:
-            return scans > 0
+            return _Walk.WHOLE if scans else _Walk.ODD
         if marker in _STANDALONE_MARKERS:
             at += 2
             continue
         if at + 4 > end:
-            return False
+            return _Walk.CUT
         segment_end = at + 2 + int.from_bytes(data[at + 2 : at + 4], "big")
-        if segment_end > end or segment_end < at + 4:
-            return False
+        if segment_end < at + 4:
+            return _Walk.ODD
+        if segment_end > end:
+            return _Walk.CUT
         if marker != _JPEG_SOS:
             at = segment_end
             continue
         scans += 1
         found = _END_OF_SCAN.search(data, segment_end)
         if found is None:
-            return False
+            return _Walk.CUT
         at = found.start()
-    return False
+    return _Walk.CUT
