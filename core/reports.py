@@ -13,7 +13,7 @@ import csv
 import html
 import io
 import os
-import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -104,15 +104,15 @@ def write_report(path: Path, rows: Sequence[ReportRow], title: str, *, cache_roo
         if path.suffix.lower() == ".csv"
         else _html(rows, title, cache_root, datetime.now())
     )
-    folder = path.parent if str(path.parent) else Path()
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
     try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", newline="", dir=folder, prefix=f".{path.name}.", delete=False
-        ) as out:
+        # Created as any new file is (0666 less the umask), then renamed over `path`.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with open(fd, "w", encoding="utf-8", newline="") as out:
             out.write(text)
-            temp = Path(out.name)
         os.replace(temp, path)
     except OSError as error:
+        temp.unlink(missing_ok=True)
         raise ReportError(f"cannot write the report {path}: {error.strerror or error}") from error
 
 
@@ -203,6 +203,10 @@ _SCRIPT = """
     });
   });
   window.addEventListener("load", function () {
+    var wanted = /^#sort=(.+)$/.exec(location.hash);  // a link may open the page sorted
+    Array.prototype.forEach.call(heads, function (head) {
+      if (wanted && head.textContent === decodeURIComponent(wanted[1])) head.click();
+    });
     var pictures = Array.prototype.slice.call(document.images);
     var shown = pictures.filter(function (p) { return p.complete && p.naturalWidth > 0; });
     document.body.setAttribute("data-pictures", shown.length + "/" + pictures.length);
@@ -297,8 +301,14 @@ def _html_row(row: ReportRow, record: dict[str, object], has_health: bool) -> st
         pictures += '<span class="arrow">→</span>' + _picture(row.after_picture, "after")
     error = record.get("error")
     detail = record.get("detail")
-    said = [f'<span class="tag {"good" if ok else "broken"}">{esc(action)}</span>']
-    if error:
+    scanned = action == "scanned"
+    tone = "neutral" if scanned else "good" if ok else "broken"
+    said = [f'<span class="tag {tone}">{esc(action)}</span>']
+    if scanned:
+        if not ok:
+            why = "no source URL" if not record.get("url") else "no repair was asked for"
+            said.append(f"<div>left as it was ({why})</div>")
+    elif error:
         said.append(f"<div>{esc(str(error))}</div>")
     elif detail and not has_health:
         said.append(f"<div>{esc(str(detail))}</div>")
