@@ -80,7 +80,7 @@ def scan(cache: ImageCache, entries: Sequence[ImageEntry], args: argparse.Namesp
 def _printed(records: Iterable[HealthRecord], as_json: bool) -> Iterator[HealthRecord]:
     for record in records:
         if as_json:
-            print(json.dumps(record.to_json_dict(), ensure_ascii=False), flush=True)
+            print(json.dumps(record.to_json_dict(), ensure_ascii=False))
         else:
             _print_record(record, sys.stdout)
         yield record
@@ -88,7 +88,7 @@ def _printed(records: Iterable[HealthRecord], as_json: bool) -> Iterator[HealthR
 
 def _print_record(record: HealthRecord, out: TextIO) -> None:
     verdict, result = record.verdict, record.repair
-    where = str(record.path) if record.path else redact(record.entry.url) or ""
+    where = record.file or redact(record.entry.url) or ""
     size = "" if verdict.size is None else f"{verdict.size:,}"
     line = f"{verdict.health.value:<15} {size:>11}  {where}"
     if not verdict.health.ok:
@@ -99,13 +99,13 @@ def _print_record(record: HealthRecord, out: TextIO) -> None:
         after = record.after
         mtimes = f"{format_mtime(result.before_mtime)} → {format_mtime(result.after_mtime)}"
         line += f"\n{'':<15} repair: {result.action.value} {mtimes}"
-        if result.path and result.path != record.path:
+        if result.path and str(result.path) != record.file:
             line += f"  now {result.path}"
         if result.error:
             line += f"\n{'':<15} error: {result.error}"
         elif after is not None and after.health is not Health.OK:
             line += f"\n{'':<15} still {after.health.value}: {after.detail}"
-    print(line, file=out, flush=True)
+    print(line, file=out)
 
 
 def reported(

@@ -14,7 +14,6 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,22 +46,26 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Remembered:
-    verdict: Verdict
-    check_version: int
-    max_pixels: int
-    thorough: bool
+# A row of the table as read: (size, mtime_ns, check_version, max_pixels, thorough, health,
+# detail, sha256, format, width, height). Kept as read, so recalling a cache's worth of
+# verdicts costs one query; a Verdict is made only for the rows that are used.
+Row = tuple[int, int, int, int, int, str, str, str | None, str | None, int | None, int | None]
 
-    def holds_for(self, size: int, mtime_ns: int, max_pixels: int, thorough: bool) -> bool:
-        """Whether this verdict is the one a check of the file as it is now would give."""
-        return (
-            self.verdict.size == size
-            and self.verdict.mtime_ns == mtime_ns
-            and self.check_version == CHECK_VERSION
-            and self.max_pixels == max_pixels
-            and (self.thorough or not thorough)
-        )
+
+def holds_for(row: Row, size: int, mtime_ns: int, max_pixels: int, thorough: bool) -> bool:
+    """Whether a remembered verdict is the one a check of the file as it is now would give."""
+    return (
+        row[0] == size
+        and row[1] == mtime_ns
+        and row[2] == CHECK_VERSION
+        and row[3] == max_pixels
+        and (bool(row[4]) or not thorough)
+    )
+
+
+def verdict_of(row: Row) -> Verdict:
+    size, mtime_ns, _, _, _, health, detail, digest, name, width, height = row
+    return Verdict(Health(health), detail, size, mtime_ns, digest, name, width, height)
 
 
 class VerdictMemory:
@@ -74,12 +77,12 @@ class VerdictMemory:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
-    def recall(self) -> dict[str, Remembered]:
-        """Every remembered verdict (one query: a cache's worth is read in milliseconds)."""
+    def recall(self) -> dict[str, Row]:
+        """Every remembered verdict by path (one query: a cache's worth in milliseconds)."""
 
-        def read(db: sqlite3.Connection) -> dict[str, Remembered]:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM verdicts").fetchall()
-            return {row[0]: _remembered(row) for row in rows}
+        def read(db: sqlite3.Connection) -> dict[str, Row]:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM verdicts")
+            return {row[0]: row[1:-1] for row in rows}
 
         return self._use(read, {})
 
@@ -172,18 +175,3 @@ class VerdictMemory:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-
-def _remembered(row: tuple[object, ...]) -> Remembered:
-    (_, size, mtime_ns, version, max_pixels, thorough, health, detail, digest, name, w, h, _) = row
-    verdict = Verdict(
-        Health(str(health)),
-        str(detail),
-        int(str(size)),
-        int(str(mtime_ns)),
-        None if digest is None else str(digest),
-        None if name is None else str(name),
-        None if w is None else int(str(w)),
-        None if h is None else int(str(h)),
-    )
-    return Remembered(verdict, int(str(version)), int(str(max_pixels)), bool(thorough))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from core.cancellation import Cancellation
 from core.health import Health, Verdict, classify_file
-from core.health_memory import Remembered, VerdictMemory
+from core.health_memory import Row, VerdictMemory, holds_for, verdict_of
 from core.models import Action, ImageEntry, RefreshMode, RefreshResult
 from core.secrets import redact
 from core.settings import worker_process_count
@@ -53,11 +54,15 @@ class HealthRecord:
     """One target of a scan: its file's verdict and, after --repair, what the repair did."""
 
     entry: ImageEntry
-    path: Path | None
+    file: str | None  # the file's absolute path (a string: a scan makes thousands of records)
     verdict: Verdict
     remembered: bool = False  # the verdict came from the memory: the file was not read
     repair: RefreshResult | None = None
     after: Verdict | None = None  # the file's health after the repair
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.file is None else Path(self.file)
 
     @property
     def health(self) -> Health:
@@ -85,7 +90,7 @@ class HealthRecord:
         verdict, repair = self.verdict, self.repair
         record: dict[str, object] = {
             "url": redact(self.entry.url),
-            "path": str(self.path) if self.path else None,
+            "path": self.file,
             "category": self.entry.category,
             "action": repair.action.value if repair else SCANNED,
             "before_mtime": verdict.mtime,
@@ -163,16 +168,17 @@ class HealthScan:
 
     def _scan(self) -> Iterator[HealthRecord]:
         remembered = self.memory.recall()
-        to_read: list[tuple[ImageEntry, Path]] = []
+        root = str(self.root)
+        to_read: list[tuple[ImageEntry, str]] = []
         done = 0
         for entry in self.entries:
-            path = entry.path_in(self.root)
-            verdict = self._known(entry, path, remembered)
-            if verdict is None and path is not None:
-                to_read.append((entry, path))
+            file = os.path.join(root, entry.rel_path) if entry.rel_path else None
+            verdict = self._known(entry, file, remembered)
+            if verdict is None and file is not None:
+                to_read.append((entry, file))
                 continue
             done += 1
-            yield self._record(entry, path, verdict or _no_file(), remembered=verdict is not None)
+            yield self._record(entry, file, verdict or _no_file(), remembered=verdict is not None)
         self._report(done)
         if not to_read or self.cancel.is_set():
             return
@@ -180,52 +186,51 @@ class HealthScan:
             self.memory.remember(
                 ((e.rel_path or "", v) for e, _, v in batch), self.max_pixels, self.thorough, _now()
             )
-            for entry, path, verdict in batch:
+            for entry, file, verdict in batch:
                 self.counts.decoded += verdict.size is not None
                 done += 1
-                yield self._record(entry, path, verdict)
+                yield self._record(entry, file, verdict)
             self._report(done)
 
     def _known(
-        self, entry: ImageEntry, path: Path | None, remembered: dict[str, Remembered]
+        self, entry: ImageEntry, file: str | None, remembered: dict[str, Row]
     ) -> Verdict | None:
         """The verdict of a file that has one in the memory and has not changed since."""
-        known = remembered.get(entry.rel_path or "")
-        if known is None or path is None:
+        row = remembered.get(entry.rel_path or "")
+        if row is None or file is None:
             return None
         try:
-            found = path.stat()
+            found = os.stat(file)
         except OSError:
             return None  # classify_file says what is wrong
-        if known.holds_for(found.st_size, found.st_mtime_ns, self.max_pixels, self.thorough):
-            return known.verdict
+        if holds_for(row, found.st_size, found.st_mtime_ns, self.max_pixels, self.thorough):
+            return verdict_of(row)
         return None
 
     def _record(
-        self, entry: ImageEntry, path: Path | None, verdict: Verdict, *, remembered: bool = False
+        self, entry: ImageEntry, file: str | None, verdict: Verdict, *, remembered: bool = False
     ) -> HealthRecord:
         counts = self.counts
         counts.remembered += remembered
         counts.missing += verdict.health is Health.MISSING
         counts.by_health[verdict.health] = counts.by_health.get(verdict.health, 0) + 1
-        return HealthRecord(entry, path, verdict, remembered)
+        return HealthRecord(entry, file, verdict, remembered)
 
     def _report(self, done: int) -> None:
         if self.progress is not None:
             self.progress(done, self.counts.targets)
 
     def _check(
-        self, files: list[tuple[ImageEntry, Path]]
-    ) -> Iterator[list[tuple[ImageEntry, Path, Verdict]]]:
+        self, files: list[tuple[ImageEntry, str]]
+    ) -> Iterator[list[tuple[ImageEntry, str, Verdict]]]:
         """Batches of checked files, as they are done."""
         if len(files) < IN_PROCESS_MAX_FILES or self.processes < 1:
             for start in range(0, len(files), IN_PROCESS_MAX_FILES):
                 if self.cancel.is_set():
                     return
-                yield [
-                    (entry, path, classify_file(path, self.max_pixels, thorough=self.thorough))
-                    for entry, path in files[start : start + IN_PROCESS_MAX_FILES]
-                ]
+                batch = files[start : start + IN_PROCESS_MAX_FILES]
+                verdicts = check_batch([file for _, file in batch], self.max_pixels, self.thorough)
+                yield [(e, f, v) for (e, f), v in zip(batch, verdicts, strict=True)]
             return
         workers = min(self.processes, math.ceil(len(files) / IN_PROCESS_MAX_FILES))
         size = max(1, min(BATCH_MAX_FILES, math.ceil(len(files) / (workers * BATCHES_PER_WORKER))))
@@ -233,18 +238,18 @@ class HealthScan:
         yield from self._in_workers(batches, workers)
 
     def _in_workers(
-        self, batches: list[list[tuple[ImageEntry, Path]]], workers: int
-    ) -> Iterator[list[tuple[ImageEntry, Path, Verdict]]]:
+        self, batches: list[list[tuple[ImageEntry, str]]], workers: int
+    ) -> Iterator[list[tuple[ImageEntry, str, Verdict]]]:
         method = "fork" if self.fork and "fork" in multiprocessing.get_all_start_methods() else None
         context = multiprocessing.get_context(method or "spawn")
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_started)
-        pending: dict[Future[list[Verdict]], list[tuple[ImageEntry, Path]]] = {}
+        pending: dict[Future[list[Verdict]], list[tuple[ImageEntry, str]]] = {}
         unsubscribe = self.cancel.subscribe(lambda: pool.shutdown(wait=False, cancel_futures=True))
         completed = False
         try:
             for batch in batches:
-                paths = [str(path) for _, path in batch]
-                pending[pool.submit(check_batch, paths, self.max_pixels, self.thorough)] = batch
+                files = [file for _, file in batch]
+                pending[pool.submit(check_batch, files, self.max_pixels, self.thorough)] = batch
             while pending and not self.cancel.is_set():
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -256,7 +261,7 @@ class HealthScan:
                     except BrokenProcessPool:
                         # A decoder killed its worker: find the file, one at a time, apart.
                         verdicts = _checked_apart(
-                            [path for _, path in batch], self.max_pixels, self.thorough
+                            [file for _, file in batch], self.max_pixels, self.thorough
                         )
                     yield [(e, p, v) for (e, p), v in zip(batch, verdicts, strict=True)]
             completed = not pending
@@ -272,18 +277,18 @@ def check_batch(paths: list[str], max_pixels: int, thorough: bool) -> list[Verdi
     return [classify_file(Path(path), max_pixels, thorough=thorough) for path in paths]
 
 
-def _checked_apart(paths: list[Path], max_pixels: int, thorough: bool) -> list[Verdict]:
+def _checked_apart(files: list[str], max_pixels: int, thorough: bool) -> list[Verdict]:
     """Files checked one at a time in a process of their own: a decoder that kills it names
     the file that did it (a new process goes on with the next)."""
     verdicts: list[Verdict] = []
     pool: ProcessPoolExecutor | None = None
     try:
-        for path in paths:
+        for file in files:
             if pool is None:
                 context = multiprocessing.get_context("spawn")
                 pool = ProcessPoolExecutor(1, mp_context=context, initializer=_worker_started)
             try:
-                verdicts += pool.submit(check_batch, [str(path)], max_pixels, thorough).result()
+                verdicts += pool.submit(check_batch, [file], max_pixels, thorough).result()
             except BrokenProcessPool:
                 crashed = "reading this file made the image decoder crash"
                 verdicts.append(Verdict(Health.NOT_AN_IMAGE, crashed))
@@ -341,7 +346,7 @@ def repair(
             if rel_path is not None and path is not None:
                 memory.remember([(rel_path, after)], max_pixels, False, _now())
             yield HealthRecord(
-                record.entry, record.path, record.verdict, record.remembered, result, after
+                record.entry, record.file, record.verdict, record.remembered, result, after
             )
     finally:
         memory.close()

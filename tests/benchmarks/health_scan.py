@@ -1,0 +1,211 @@
+"""The health scan of 10,000 cached JPEGs (the 400×300 set of gui_responsiveness.py) against
+`jpeginfo -c` over the same files, and a second scan of the unchanged cache.
+
+    .venv/bin/python -m tests.benchmarks.health_scan [--rounds N] [--count N]
+
+Each round, in turn: jpeginfo -c in batches of 500 files, two at once (`xargs -n 500 -P 2`, as
+many as the machine's cores); `image-refresh scan --all` with its verdict memory deleted (every
+file read); the same again, unchanged (nothing read); `scan --all --thorough` with the memory
+deleted (every JPEG's entropy-coded data decoded too, as a download is checked). Every run's
+output is checked: jpeginfo says OK for every file, and each scan finds every file ok and says
+how many it read. Wall times are of the whole commands, start-up included; a ratio is the median
+of the rounds' paired ratios (scan / jpeginfo: below 1 the scan is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.benchmarks import gui_responsiveness as gr
+
+COUNT = 10_000
+JPEGINFO_BATCH = 500
+SECOND_SCAN_LIMIT = 1.0  # s
+IMAGE_REFRESH = str(Path(sys.executable).parent / "image-refresh")
+_READ = re.compile(r"; (\d+) file\(s\) read, (\d+) unchanged")
+
+AddLine = Callable[..., None]  # (section, measure, figure, target="", verdict="")
+
+
+class BenchmarkError(Exception):
+    pass
+
+
+@dataclass
+class Rounds:
+    jpeginfo: list[float] = field(default_factory=list)
+    first: list[float] = field(default_factory=list)
+    second: list[float] = field(default_factory=list)
+    thorough: list[float] = field(default_factory=list)
+
+
+def _write_one(folder: str, index: int) -> None:
+    Path(folder, f"photo-{index:05d}.jpg").write_bytes(gr.small_jpeg(index))
+
+
+def prepare(workdir: Path, count: int) -> Path:
+    """A cache of `count` JPEGs in one category, known to the manifest by their paths."""
+    from core.cache import ImageCache  # noqa: PLC0415
+    from core.models import ImageEntry  # noqa: PLC0415
+
+    cache_dir = workdir / "health-cache"
+    folder = cache_dir / "photos"
+    started = time.perf_counter()
+    with ImageCache(cache_dir) as cache:
+        folder.mkdir()
+        with concurrent.futures.ProcessPoolExecutor() as pool:
+            list(pool.map(_write_one, [str(folder)] * count, range(count), chunksize=250))
+        cache.manifest.add_scanned_files(
+            ImageEntry(url=None, category="photos", rel_path=f"photos/{p.name}")
+            for p in sorted(folder.iterdir())
+        )
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    print(
+        f"health: {count} JPEGs 400×300, {size / 1e6:.0f} MB, made in"
+        f" {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return cache_dir
+
+
+def _timed(command: Sequence[str] | str, shell: bool = False) -> tuple[float, str, str]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, shell=shell, capture_output=True, text=True, check=False, timeout=600
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise BenchmarkError(f"{command} exited {done.returncode}: {done.stderr[-500:]}")
+    return wall, done.stdout, done.stderr
+
+
+def run_jpeginfo(folder: Path, count: int) -> float:
+    command = (
+        f"cd {folder} && find . -name '*.jpg' -print0"
+        f" | xargs -0 -n {JPEGINFO_BATCH} -P {os.cpu_count() or 1} jpeginfo -c"
+    )
+    # jpeginfo exits 1 for a file with an error or a warning, and xargs then exits 123. (Two
+    # jpeginfo writing into one pipe may split each other's lines: the status is what counts.)
+    wall, out, _ = _timed(command, shell=True)
+    if out.count("OK") < count * 0.99:
+        raise BenchmarkError(f"jpeginfo -c: only {out.count('OK')} of {count} files said OK")
+    return wall
+
+
+def forget(cache_dir: Path) -> None:
+    for memory in (cache_dir / ".image-refresh").glob("health.sqlite3*"):
+        memory.unlink()
+
+
+def run_scan(cache_dir: Path, count: int, *flags: str, read: int) -> float:
+    wall, out, err = _timed([IMAGE_REFRESH, "scan", "--all", "--cache-dir", str(cache_dir), *flags])
+    found = _READ.search(err)
+    if out.count("\nok ") + out.startswith("ok ") != count or found is None:
+        raise BenchmarkError(f"scan {flags}: not {count} ok files: {err[-300:]}")
+    if int(found.group(1)) != read:
+        raise BenchmarkError(f"scan {flags}: read {found.group(1)} files, expected {read}")
+    return wall
+
+
+def measure(cache_dir: Path, count: int, rounds: int) -> Rounds:
+    folder = cache_dir / "photos"
+    run_jpeginfo(folder, count)  # warm-up: the files in the page cache, the programs loaded
+    forget(cache_dir)
+    run_scan(cache_dir, count, read=count)
+    measured = Rounds()
+    for number in range(rounds):
+        measured.jpeginfo.append(run_jpeginfo(folder, count))
+        forget(cache_dir)
+        measured.first.append(run_scan(cache_dir, count, read=count))
+        measured.second.append(run_scan(cache_dir, count, read=0))
+        forget(cache_dir)
+        measured.thorough.append(run_scan(cache_dir, count, "--thorough", read=count))
+        print(
+            f"health round {number + 1}: jpeginfo {measured.jpeginfo[-1]:.2f} s, scan"
+            f" {measured.first[-1]:.2f} s, again {measured.second[-1]:.2f} s, thorough"
+            f" {measured.thorough[-1]:.2f} s",
+            file=sys.stderr,
+        )
+    return measured
+
+
+def spread(values: Sequence[float], digits: int = 2) -> str:
+    ordered = sorted(values)
+    middle = ordered[len(ordered) // 2]
+    return f"{middle:.{digits}f} ({ordered[0]:.{digits}f}–{ordered[-1]:.{digits}f})"
+
+
+def median(values: Sequence[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def report(add: AddLine, measured: Rounds, count: int) -> None:
+    section = f"7. health scan, {count:,} JPEGs"
+    cores = os.cpu_count() or 1
+    add(
+        section,
+        f"jpeginfo -c, xargs -n {JPEGINFO_BATCH} -P {cores}: wall s",
+        spread(measured.jpeginfo),
+        "anchor",
+    )
+    add(section, "scan --all, every file read: wall s", spread(measured.first))
+    ratio = [a / b for a, b in zip(measured.first, measured.jpeginfo, strict=True)]
+    add(
+        section,
+        "  scan / jpeginfo -c",
+        f"{spread(ratio)}×",
+        "≤ 1.00×",
+        "ok" if median(ratio) <= 1.0 else "MISSED",
+    )
+    add(
+        section,
+        "scan --all again, unchanged (nothing read): wall s",
+        spread(measured.second),
+        f"< {SECOND_SCAN_LIMIT:.0f} s (worst)",
+        "ok" if max(measured.second) < SECOND_SCAN_LIMIT else "MISSED",
+    )
+    add(section, "scan --all --thorough (entropy data decoded): wall s", spread(measured.thorough))
+    thorough = [a / b for a, b in zip(measured.thorough, measured.jpeginfo, strict=True)]
+    add(section, "  thorough / jpeginfo -c", f"{spread(thorough)}×", "information")
+
+
+def bench(add: AddLine, rounds: int, workdir: Path, count: int = COUNT) -> None:
+    if shutil.which("jpeginfo") is None:
+        raise BenchmarkError("jpeginfo is not installed (make bench installs it)")
+    cache_dir = prepare(workdir, count)
+    report(add, measure(cache_dir, count, rounds), count)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--count", type=int, default=COUNT)
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-health-"))
+
+    def add(*line: str) -> None:
+        print(" | ".join(line), flush=True)
+
+    try:
+        bench(add, args.rounds, workdir, args.count)
+    except BenchmarkError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
