@@ -7,7 +7,7 @@ from the ThumbnailLoader's memory cache (or a placeholder while they decode).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +21,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from core.health import Verdict
 from core.models import RefreshResult
+from gui.health_text import BROKEN as _BROKEN
+from gui.health_text import HEALTHY as _HEALTHY
+from gui.health_text import health_sort_key, health_text, health_tooltip
 from gui.result_text import Mark, full_time, mark_of, result_text, result_tooltip
 from gui.rows import ImageRow, RowState
 from gui.thumbnails import TABLE_EDGE, ThumbnailKey, ThumbnailLoader
@@ -39,6 +43,7 @@ class Column(enum.IntEnum):
     MODIFIED = 5
     URL = 6
     RESULT = 7
+    HEALTH = 8
 
 
 HEADERS = {
@@ -50,6 +55,7 @@ HEADERS = {
     Column.MODIFIED: "Modified",
     Column.URL: "Source URL",
     Column.RESULT: "Last refresh",
+    Column.HEALTH: "Health",
 }
 # Rows whose sort value changed (a refresh sorted by modified time) move at most twice a second.
 RESORT_DELAY_MS = 500
@@ -60,6 +66,7 @@ class Role(enum.IntEnum):
     SORT = Qt.ItemDataRole.UserRole + 2
     SEARCH = Qt.ItemDataRole.UserRole + 3
     CATEGORY = Qt.ItemDataRole.UserRole + 4
+    HEALTH = Qt.ItemDataRole.UserRole + 5  # the health's value ("ok", "truncated", ...) or None
 
 
 _MARK_COLOURS = {
@@ -129,6 +136,8 @@ class ImageTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.RESULT:
             colour = _MARK_COLOURS.get(mark_of(row))
             return QBrush(colour) if colour else None
+        if role == Qt.ItemDataRole.ForegroundRole and column is Column.HEALTH and row.health:
+            return QBrush(_HEALTHY if row.health.health.ok else _BROKEN)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self._display(row, column) or HEADERS[column]
         if role == Role.ROW:
@@ -139,6 +148,8 @@ class ImageTableModel(QAbstractTableModel):
             return f"{row.name} {row.entry.url or ''}".lower()
         if role == Role.CATEGORY:
             return row.entry.category
+        if role == Role.HEALTH:
+            return row.health.health.value if row.health else None
         return None
 
     # --- presentation ---------------------------------------------------------------------------
@@ -162,11 +173,15 @@ class ImageTableModel(QAbstractTableModel):
                 return entry.url or "(no URL: found on disk)"
             case Column.RESULT:
                 return result_text(row)
+            case Column.HEALTH:
+                return health_text(row.health)
 
     @staticmethod
     def _tooltip(row: ImageRow, column: Column) -> str | None:
         if column is Column.RESULT:
             return result_tooltip(row) or None
+        if column is Column.HEALTH:
+            return health_tooltip(row.health)
         if column is Column.URL:
             return row.entry.url
         if column in (Column.NAME, Column.THUMBNAIL):
@@ -187,6 +202,8 @@ class ImageTableModel(QAbstractTableModel):
                 return row.name.lower()
             case Column.RESULT:
                 return mark_of(row).name
+            case Column.HEALTH:
+                return health_sort_key(row.health)
         return (ImageTableModel._display(row, column) or "").lower()
 
     # --- sorting --------------------------------------------------------------------------------
@@ -276,6 +293,20 @@ class ImageTableModel(QAbstractTableModel):
                 positions.append(position)
         if positions:
             if self._sort is not None and self._sort[0] is Column.RESULT:  # the state's column
+                self._resort_timer.start()
+            top, bottom = min(positions), max(positions)
+            self.dataChanged.emit(self.index(top, 0), self.index(bottom, len(Column) - 1))
+
+    def set_health(self, verdicts: Mapping[str, Verdict]) -> None:
+        """The verdicts of a scan, by row key: one dataChanged for them all."""
+        positions = []
+        for key, verdict in verdicts.items():
+            position = self._index_of_key.get(key)
+            if position is not None:
+                self._rows[position] = replace(self._rows[position], health=verdict)
+                positions.append(position)
+        if positions:
+            if self._sort is not None and self._sort[0] is Column.HEALTH:
                 self._resort_timer.start()
             top, bottom = min(positions), max(positions)
             self.dataChanged.emit(self.index(top, 0), self.index(bottom, len(Column) - 1))

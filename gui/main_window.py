@@ -57,6 +57,7 @@ from gui.details_pane import DetailsPane
 from gui.dialogs import AddUrlsDialog, PreferencesDialog, show_about, urls_in
 from gui.filter_proxy import ImageFilterProxy
 from gui.grid_delegate import TILE, GridDelegate
+from gui.health_panel import HealthPanel
 from gui.icons import icon
 from gui.image_model import Column, ImageTableModel, Role
 from gui.log_pane import LogDock
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         if core_logger.getEffectiveLevel() > logging.INFO:
             core_logger.setLevel(logging.INFO)
         self._connect()
+        self.health = HealthPanel(self)  # Health menu, column filter, status, reports
         self._restore_window_state()
         self._update_actions()
 
@@ -702,12 +704,16 @@ class MainWindow(QMainWindow):
 
     def is_idle(self) -> bool:
         return not (
-            self.controller.is_running() or self.background.is_busy() or self.thumbnails.is_busy()
+            self.controller.is_running()
+            or self.background.is_busy()
+            or self.thumbnails.is_busy()
+            or self.health.is_busy()
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.cancel()
         self.controller.wait_for_done()
+        self.health.shutdown()
         self.thumbnails.shutdown()
         self.background.wait_for_done()
         self.app_settings.save_window_state(

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from core.health import Verdict
 from core.models import Action, ImageEntry, RefreshResult
 
 
@@ -34,6 +35,7 @@ class ImageRow:
     state: RowState = RowState.IDLE
     result: RefreshResult | None = None
     bytes_received: int = 0
+    health: Verdict | None = None  # the last health scan's verdict on the file (None: unscanned)
 
     @property
     def key(self) -> str:
