@@ -136,8 +136,10 @@ class HealthPanel(QObject):
 
         header = window.table.horizontalHeader()
         header.resizeSection(Column.HEALTH, HEALTH_COLUMN_WIDTH)
-        # Health beside the last refresh, before the long URLs.
-        header.moveSection(header.visualIndex(Column.HEALTH), header.visualIndex(Column.URL))
+        # Health right after the file's modified time, before the last refresh and the URL.
+        header.moveSection(
+            header.visualIndex(Column.HEALTH), header.visualIndex(Column.MODIFIED) + 1
+        )
 
     def _connect(self, window: MainWindow) -> None:
         self.scan_action.triggered.connect(self._scan_all)
@@ -215,11 +217,12 @@ class HealthPanel(QObject):
             )
             self._before = {}
         broken = sum(1 for r in records if not r.health.ok)
+        remembered = sum(1 for r in records if r.remembered)
         read = sum(1 for r in records if not r.remembered and r.health is not Health.MISSING)
         words = "Scan stopped" if cancelled else "Scan"
         self.window.statusBar().showMessage(
             f"{words}: {len(records):,} file(s), {broken:,} broken; {read:,} read,"
-            f" {len(records) - read:,} unchanged since the last scan",
+            f" {remembered:,} unchanged since the last scan",
             10000,
         )
         self._update_status()
