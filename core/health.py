@@ -2,26 +2,25 @@
 
 `classify_file` gives one file its verdict. It reuses the download's proof (core.validation):
 every file is proven whole the way a download is, with one shortcut for the commonest case.
-A JPEG is proven whole by its structure: Pillow reads its header (format, size, the pixel
-limit) and a walk over its markers checks that every segment is complete and that the
-entropy-coded data ends in the End Of Image marker, a cut anywhere in the file (at 50 % or at
-99 %) leaves no EOI. That skips the entropy decoding, which is most of the cost of a
-JPEG, and is what lets a scan of ten thousand files take less time than `jpeginfo -c`. When the
-walk finds anything wrong, or with `thorough`, the file is decoded by validate_image as a
-download is, and that decides (and words) the verdict.
+A plain JPEG (baseline or progressive, 8-bit, grey, colour or CMYK) is proven whole by its
+structure: a walk over its markers checks that every segment is complete, reads the frame
+header's size (against the pixel limit), and checks that each scan's entropy-coded data ends
+at a marker and the file at End Of Image: a cut anywhere (at 50 % or at 99 %) leaves no EOI.
+That skips the entropy decoding, most of the cost of a JPEG, and is what lets a scan of ten
+thousand files take less time than `jpeginfo -c`; what it does not prove is that each
+Huffman code in the scan data is valid (bytes damaged inside a whole file). When the walk
+finds anything wrong or unusual, or with `thorough`, the file is decoded by validate_image
+as a download is, and that decides (and words) the verdict.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
-import io
 import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image
 
 from core.models import FailureReason, RefreshError
 from core.validation import RASTER_FORMATS, is_truncation, validate_image
@@ -82,6 +81,11 @@ _FILE_WORDING = {
 _END_OF_SCAN = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
 _JPEG_EOI, _JPEG_SOS = 0xD9, 0xDA
 _STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})
+# Frame headers: SOF0-SOF15 but DHT (C4), JPG (C8) and DAC (CC). Baseline, extended and
+# progressive Huffman frames are the ones a structural proof stands for; others are decoded.
+_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_PLAIN_FRAMES = frozenset({0xC0, 0xC1, 0xC2})
+_Frame = tuple[int, int, int, int, int]  # marker, precision, height, width, components
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,7 @@ def classify_file(path: Path, max_pixels: int, *, thorough: bool = False) -> Ver
     except RefreshError as error:
         health, detail = _failure(error, data)
         return Verdict(health, detail, size, mtime_ns, digest)
-    if info.format.name == "JPEG" and _walk_markers(data) is _Walk.CUT:
+    if info.format.name == "JPEG" and _walk_markers(data)[0] is _Walk.CUT:
         # The decoder makes up the missing end of a JPEG cut just before its EOI marker.
         return Verdict(
             Health.TRUNCATED,
@@ -208,48 +212,58 @@ class _Walk(enum.Enum):
 
 
 def _whole_jpeg(data: bytes, max_pixels: int) -> tuple[int, int] | None:
-    """The size of a JPEG proven whole by its header and its markers; None when it is not a
-    JPEG, or is one that needs a full decode to say what is wrong with it."""
+    """The size of a JPEG proven whole by its markers; None when it is not a JPEG, or is one
+    that needs the decoder to say what is wrong with it (or what it is)."""
     if not data.startswith(b"\xff\xd8\xff"):
         return None
-    try:
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
-            width, height = image.size
-    except Exception:  # whatever the header parser says: validate_image words it
+    walk, frame = _walk_markers(data)
+    if walk is not _Walk.WHOLE or frame is None:
         return None
-    if width * height > max_pixels or _walk_markers(data) is not _Walk.WHOLE:
-        return None
+    marker, precision, height, width, components = frame
+    if (
+        marker not in _PLAIN_FRAMES
+        or precision != 8
+        or components not in (1, 3, 4)
+        or not 0 < width * height <= max_pixels
+    ):
+        return None  # a rarer kind of JPEG, no height in its header, or too large: decode it
     return width, height
 
 
-def _walk_markers(data: bytes) -> _Walk:
-    """Follow a JPEG's segments from SOI to EOI, skipping over each scan's data."""
+def _walk_markers(data: bytes) -> tuple[_Walk, _Frame | None]:
+    """Follow a JPEG's segments from SOI to EOI, skipping over each scan's data; also the
+    first frame header (SOFn: its marker, precision, height, width and components)."""
     at, end, scans = 2, len(data), 0
+    frame: _Frame | None = None
     while at + 2 <= end:
         if data[at] != 0xFF:
-            return _Walk.ODD
+            return _Walk.ODD, frame
         marker = data[at + 1]
         if marker == 0xFF:  # a fill byte before a marker
             at += 1
             continue
         if marker == _JPEG_EOI:
-            return _Walk.WHOLE if scans else _Walk.ODD
+            return (_Walk.WHOLE if scans else _Walk.ODD), frame
         if marker in _STANDALONE_MARKERS:
             at += 2
             continue
         if at + 4 > end:
-            return _Walk.CUT
+            return _Walk.CUT, frame
         segment_end = at + 2 + int.from_bytes(data[at + 2 : at + 4], "big")
         if segment_end < at + 4:
-            return _Walk.ODD
+            return _Walk.ODD, frame
         if segment_end > end:
-            return _Walk.CUT
+            return _Walk.CUT, frame
+        if marker in _FRAME_MARKERS and frame is None and segment_end - at >= 10:
+            height = int.from_bytes(data[at + 5 : at + 7], "big")
+            width = int.from_bytes(data[at + 7 : at + 9], "big")
+            frame = (marker, data[at + 4], height, width, data[at + 9])
         if marker != _JPEG_SOS:
             at = segment_end
             continue
         scans += 1
         found = _END_OF_SCAN.search(data, segment_end)
         if found is None:
-            return _Walk.CUT
+            return _Walk.CUT, frame
         at = found.start()
-    return _Walk.CUT
+    return _Walk.CUT, frame

@@ -154,6 +154,17 @@ def test_wrong_extension_says_what_the_file_really_is(tmp_path: Path) -> None:
     assert "PNG" in verdict.detail and ".jpg" in verdict.detail and ".png" in verdict.detail
 
 
+def test_an_unusual_jpeg_header_is_left_to_the_decoder(tmp_path: Path) -> None:
+    """The structural proof stands only for 8-bit baseline or progressive JPEGs; a frame
+    header that claims another precision goes to the decoder, which refuses it."""
+    data = bytearray(jpeg_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 4] = 12  # 12-bit samples, which Pillow cannot decode
+    verdict = classify_file(write(tmp_path, "twelve.jpg", bytes(data)), MAX_PIXELS)
+    assert verdict.health is Health.NOT_AN_IMAGE
+    assert verdict.detail == "the JPEG image is damaged"
+
+
 def test_a_missing_file_is_missing(tmp_path: Path) -> None:
     verdict = classify_file(tmp_path / "gone.jpg", MAX_PIXELS)
     assert verdict.health is Health.MISSING
