@@ -105,6 +105,8 @@ def _print_record(record: HealthRecord, out: TextIO) -> None:
             line += f"\n{'':<15} error: {result.error}"
         elif after is not None and after.health is not Health.OK:
             line += f"\n{'':<15} still {after.health.value}: {after.detail}"
+        elif after is not None:
+            line += ", now ok"
     print(line, file=out)
 
 

@@ -164,9 +164,9 @@ td { padding: 6px 8px; border-bottom: 1px solid #e3e7ef; vertical-align: top; }
 tr.bad td { background: #fff6f5; }
 .pics { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
 .pics figure { margin: 0; text-align: center; font-size: 11px; color: #66708a; }
-.pics img { display: block; max-width: 120px; max-height: 120px; border: 1px solid #d5dae4;
+.pics img { display: block; max-width: 96px; max-height: 96px; border: 1px solid #d5dae4;
             background: repeating-conic-gradient(#eee 0 25%, #fff 0 50%) 0 0 / 12px 12px; }
-.nopic { width: 96px; height: 64px; display: flex; align-items: center; justify-content: center;
+.nopic { width: 80px; height: 56px; display: flex; align-items: center; justify-content: center;
          border: 1px dashed #c3c9d6; color: #8a93a6; font-size: 11px; text-align: center; }
 .arrow { color: #8a93a6; font-size: 18px; }
 .tag { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600;
@@ -174,7 +174,7 @@ tr.bad td { background: #fff6f5; }
 .good { background: #e3f5e8; color: #17692f; } .broken { background: #fde4e1; color: #a3231a; }
 .neutral { background: #eef1f6; color: #3b4458; }
 .times { white-space: nowrap; font-variant-numeric: tabular-nums; }
-.url, .path { word-break: break-all; font-size: 12px; color: #4a5468; }
+.url, .path { word-break: break-all; font-size: 12px; color: #4a5468; min-width: 10em; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 """
 
