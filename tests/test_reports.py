@@ -3,6 +3,7 @@ browser (headless Chromium) draws with its table and its embedded pictures."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -16,7 +17,7 @@ from core.reports import ReportRow, picture_of, write_report
 from core.secrets import redact
 from tests.browser import dom_after_load, screenshot
 from tests.health_fixtures import HealthCache, make_health_cache
-from tests.server import LoopbackServer, image, jpeg_bytes, png_bytes
+from tests.server import LoopbackServer, image, jpeg_bytes, png_bytes, sequence
 
 GREEN = (30, 200, 30)  # png_bytes' colour: the fixture's PNG thumbnails
 
@@ -128,6 +129,28 @@ def test_refresh_report_csv_hides_secrets(
     (row,) = csv.DictReader(io.StringIO(text))
     assert row["url"].endswith("?w=1&X-Amz-Signature=***&token=***")
     assert row["action"] == "refreshed" and row["ok"] == "true"
+
+
+def test_refresh_report_html_shows_the_old_and_the_new_picture(
+    capsys: pytest.CaptureFixture[str], server: LoopbackServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    old, new = png_bytes((30, 200, 30), (60, 40)), png_bytes((200, 30, 30), (60, 40))
+    url = server.route("/logo.png", sequence(image(old, "image/png"), image(new, "image/png")))
+    assert run_main(capsys, "add", url, "--cache-dir", str(cache_dir))[0] == 0
+    report = tmp_path / "run.html"
+    code, _, _ = run_main(
+        capsys, "refresh", "--force", url, "--report", str(report), "--cache-dir", str(cache_dir)
+    )
+    assert code == 0
+    text = report.read_text("utf-8")
+    pictures = re.findall(r'src="data:image/(?:png|jpeg);base64,([^"]+)"', text)
+    assert len(pictures) == 2  # before and after
+    colours = []
+    for encoded in pictures:
+        with Image.open(io.BytesIO(base64.b64decode(encoded))) as shown:
+            colours.append(shown.convert("RGB").getpixel((1, 1)))
+    assert _near(colours[0], (30, 200, 30)) and _near(colours[1], (200, 30, 30))
+    assert "Image Refresh: force refresh" in text
 
 
 def test_a_report_that_cannot_be_written_says_so(
