@@ -3,10 +3,12 @@ loopback server, the verdict memory, batches in worker processes, cancel."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core import cli
 from core.cache import ImageCache
 from core.cancellation import Cancellation
 from core.health import Health, classify_file
 from core.health_memory import FILE_NAME
 from core.models import ImageEntry
 from core.settings import RefreshSettings
+from tests.cli_run import RESULT_KEYS, run_main
 from tests.health_fixtures import (
     CASES,
     HTML_WITH_BOM,
@@ -33,30 +35,8 @@ from tests.health_fixtures import (
 )
 from tests.server import LoopbackServer, jpeg_bytes, noisy_jpeg, png_bytes
 
-SCAN_KEYS = {
-    "url",
-    "path",
-    "category",
-    "action",
-    "before_mtime",
-    "after_mtime",
-    "bytes",
-    "sha256",
-    "ok",
-    "error",
-    "health",
-    "detail",
-}
+SCAN_KEYS = {*RESULT_KEYS, "health", "detail"}
 MAX_PIXELS = RefreshSettings().max_pixels
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = cli.main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def records_of(stdout: str) -> dict[str, dict[str, Any]]:
@@ -310,10 +290,15 @@ def test_scan_of_a_category_and_of_named_targets(
 # --- memory, processes, cancel --------------------------------------------------------------
 
 
-def many_files(cache_dir: Path, count: int) -> ImageCache:
+@contextlib.contextmanager
+def many_files(cache_dir: Path, count: int) -> Iterator[ImageCache]:
     """A cache of `count` tiny JPEGs, each different, known by their paths."""
     tiny = jpeg_bytes(size=(8, 8))
-    cache = ImageCache(cache_dir).open()
+    with ImageCache(cache_dir) as cache:
+        yield _filled(cache, tiny, count)
+
+
+def _filled(cache: ImageCache, tiny: bytes, count: int) -> ImageCache:
     folder = cache.root / "photos"
     folder.mkdir()
     entries = []
@@ -328,8 +313,7 @@ def many_files(cache_dir: Path, count: int) -> ImageCache:
 
 
 def test_a_second_scan_of_ten_thousand_unchanged_files_decodes_nothing(cache_dir: Path) -> None:
-    cache = many_files(cache_dir, 10_000)
-    try:
+    with many_files(cache_dir, 10_000) as cache:
         first = cache.scan_health()
         verdicts = [record.health for record in first]
         assert verdicts == [Health.OK] * 10_000
@@ -346,13 +330,10 @@ def test_a_second_scan_of_ten_thousand_unchanged_files_decodes_nothing(cache_dir
         records = {record.path: record for record in third}
         assert (third.counts.decoded, third.counts.remembered) == (1, 9_999)
         assert records[changed].health is Health.NOT_AN_IMAGE
-    finally:
-        cache.close()
 
 
 def test_a_remembered_verdict_needs_the_same_limit_and_depth(cache_dir: Path) -> None:
-    cache = many_files(cache_dir, 3)
-    try:
+    with many_files(cache_dir, 3) as cache:
         list(cache.scan_health(processes=0))
         thorough = cache.scan_health(processes=0, thorough=True)
         list(thorough)
@@ -360,13 +341,10 @@ def test_a_remembered_verdict_needs_the_same_limit_and_depth(cache_dir: Path) ->
         quick = cache.scan_health(processes=0)
         list(quick)
         assert quick.counts.decoded == 0  # a thorough one answers a quick scan
-    finally:
-        cache.close()
 
 
 def test_a_damaged_scan_memory_is_made_anew(cache_dir: Path) -> None:
-    cache = many_files(cache_dir, 5)
-    try:
+    with many_files(cache_dir, 5) as cache:
         list(cache.scan_health(processes=0))
         memory = cache.storage.state_dir / FILE_NAME
         for suffix in ("-wal", "-shm"):
@@ -377,8 +355,6 @@ def test_a_damaged_scan_memory_is_made_anew(cache_dir: Path) -> None:
         assert again.counts.decoded == 5
         with sqlite3.connect(memory) as db:
             assert db.execute("SELECT count(*) FROM verdicts").fetchone() == (5,)
-    finally:
-        cache.close()
 
 
 def test_scan_in_worker_processes_agrees_with_one_thread(health_cache: HealthCache) -> None:
@@ -392,8 +368,7 @@ def test_scan_in_worker_processes_agrees_with_one_thread(health_cache: HealthCac
 
 
 def test_a_cancelled_scan_stops_between_batches_and_keeps_what_it_found(cache_dir: Path) -> None:
-    cache = many_files(cache_dir, 2_000)
-    try:
+    with many_files(cache_dir, 2_000) as cache:
         cancel = Cancellation()
         seen: list[int] = []
 
@@ -409,28 +384,20 @@ def test_a_cancelled_scan_stops_between_batches_and_keeps_what_it_found(cache_di
         again = cache.scan_health(processes=0)
         list(again)
         assert again.counts.remembered == len(records)  # what the cancelled scan found is kept
-    finally:
-        cache.close()
 
 
 def test_progress_counts_up_to_every_target(cache_dir: Path) -> None:
-    cache = many_files(cache_dir, 300)
-    try:
+    with many_files(cache_dir, 300) as cache:
         seen: list[tuple[int, int]] = []
         list(
             cache.scan_health(processes=2, progress=lambda done, total: seen.append((done, total)))
         )
         assert seen[-1] == (300, 300)
         assert [done for done, _ in seen] == sorted(done for done, _ in seen)
-    finally:
-        cache.close()
 
 
 def test_the_scan_memory_lives_in_the_state_folder(cache_dir: Path) -> None:
-    cache = many_files(cache_dir, 2)
-    try:
+    with many_files(cache_dir, 2) as cache:
         list(cache.scan_health(processes=0))
-    finally:
-        cache.close()
     assert (cache_dir / ".image-refresh" / FILE_NAME).is_file()
     assert sorted(os.listdir(cache_dir)) == [".image-refresh", "photos"]

@@ -12,23 +12,23 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core import cli
 from core.reports import ReportRow, picture_of, write_report
 from core.secrets import redact
 from tests.browser import dom_after_load, screenshot
+from tests.cli_run import run_main
 from tests.health_fixtures import HealthCache, make_health_cache
 from tests.server import LoopbackServer, image, jpeg_bytes, png_bytes, sequence
 
 GREEN = (30, 200, 30)  # png_bytes' colour: the fixture's PNG thumbnails
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = cli.main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+def scan_to(
+    capsys: pytest.CaptureFixture[str], cache: HealthCache, report: Path, *flags: str
+) -> tuple[int, str, str]:
+    """`scan --all` of the fixture cache with `--report report`."""
+    return run_main(
+        capsys, "scan", "--all", *flags, "--report", str(report), "--cache-dir", str(cache.root)
+    )
 
 
 @pytest.fixture
@@ -81,16 +81,7 @@ def test_scan_report_csv_has_the_records_keys_as_columns(
     capsys: pytest.CaptureFixture[str], health_cache: HealthCache, tmp_path: Path
 ) -> None:
     report = tmp_path / "health.csv"
-    code, out, _ = run_main(
-        capsys,
-        "scan",
-        "--all",
-        "--json",
-        "--report",
-        str(report),
-        "--cache-dir",
-        str(health_cache.root),
-    )
+    code, out, _ = scan_to(capsys, health_cache, report, "--json")
     assert code == 1
     rows = list(csv.DictReader(io.StringIO(report.read_text("utf-8"))))
     assert len(rows) == len(out.splitlines()) == 14
@@ -157,9 +148,7 @@ def test_a_report_that_cannot_be_written_says_so(
     capsys: pytest.CaptureFixture[str], health_cache: HealthCache, tmp_path: Path
 ) -> None:
     report = tmp_path / "no-such-folder" / "r.csv"
-    code, _, err = run_main(
-        capsys, "scan", "--all", "--report", str(report), "--cache-dir", str(health_cache.root)
-    )
+    code, _, err = scan_to(capsys, health_cache, report)
     assert code == 1
     assert f"cannot write the report {report}" in err
 
@@ -210,16 +199,7 @@ def test_html_report_of_a_repair_renders_in_a_real_browser(
     capsys: pytest.CaptureFixture[str], health_cache: HealthCache, tmp_path: Path
 ) -> None:
     report = tmp_path / "repair.html"
-    code, _, err = run_main(
-        capsys,
-        "scan",
-        "--all",
-        "--repair",
-        "--report",
-        str(report),
-        "--cache-dir",
-        str(health_cache.root),
-    )
+    code, _, err = scan_to(capsys, health_cache, report, "--repair")
     assert code == 1 and f"report written to {report}" in err  # the orphan stays broken
 
     dom = dom_after_load(report)
