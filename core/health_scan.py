@@ -8,22 +8,26 @@ worker processes costs more than they would save.
 
 Worker processes start by `fork` when the caller says it may (the command line: a fork costs a
 few milliseconds, a fresh interpreter a third of a second), by `spawn` otherwise (the window,
-whose Qt threads make fork unsafe). A scan is cancelled between batches: the running batches
-end (a batch is a few hundredths of a second of work) and their workers are let go.
+whose Qt threads make fork unsafe). A cancel (Esc, Ctrl+C) drops the batches not started and
+tells the workers, which stop after the file each is reading.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import math
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +51,7 @@ IN_PROCESS_MAX_FILES = 64
 BATCH_MAX_FILES = 256
 BATCHES_PER_WORKER = 4
 SCANNED = "scanned"  # the action of a record whose file was only read
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +247,17 @@ class HealthScan:
     ) -> Iterator[list[tuple[ImageEntry, str, Verdict]]]:
         method = "fork" if self.fork and "fork" in multiprocessing.get_all_start_methods() else None
         context = multiprocessing.get_context(method or "spawn")
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_started)
+        stop = context.Event()  # a worker looks at it before each file
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_worker_started, initargs=(stop, os.getpid())
+        )
         pending: dict[Future[list[Verdict]], list[tuple[ImageEntry, str]]] = {}
-        unsubscribe = self.cancel.subscribe(lambda: pool.shutdown(wait=False, cancel_futures=True))
+
+        def stop_workers() -> None:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+        unsubscribe = self.cancel.subscribe(stop_workers)
         completed = False
         try:
             for batch in batches:
@@ -263,18 +276,27 @@ class HealthScan:
                         verdicts = _checked_apart(
                             [file for _, file in batch], self.max_pixels, self.thorough
                         )
-                    yield [(e, p, v) for (e, p), v in zip(batch, verdicts, strict=True)]
+                    # A batch stopped by a cancel has the verdicts of its first files only.
+                    yield [(e, p, v) for (e, p), v in zip(batch, verdicts, strict=False)]
             completed = not pending
         finally:
             unsubscribe()
-            # Stopped early (a cancel, Ctrl+C, a consumer that left): the running batches end
-            # in their workers, which are not waited for.
+            # Stopped early (a cancel, Ctrl+C, a consumer that left): the workers end after the
+            # file each is reading, and are not waited for.
+            if not completed:
+                stop.set()
             pool.shutdown(wait=completed, cancel_futures=True)
 
 
 def check_batch(paths: list[str], max_pixels: int, thorough: bool) -> list[Verdict]:
-    """A worker's task: the verdicts of a batch of files."""
-    return [classify_file(Path(path), max_pixels, thorough=thorough) for path in paths]
+    """A worker's task: the verdicts of a batch of files (of its first ones, when the scan is
+    stopped on the way)."""
+    verdicts = []
+    for path in paths:
+        if _stop is not None and _stop.is_set():
+            break
+        verdicts.append(classify_file(Path(path), max_pixels, thorough=thorough))
+    return verdicts
 
 
 def _checked_apart(files: list[str], max_pixels: int, thorough: bool) -> list[Verdict]:
@@ -300,12 +322,32 @@ def _checked_apart(files: list[str], max_pixels: int, thorough: bool) -> list[Ve
     return verdicts
 
 
-def _worker_started() -> None:
+_stop: EventType | None = None  # in a worker: the scan's stop
+
+
+def _worker_started(stop: EventType | None = None, parent: int | None = None) -> None:
+    global _stop  # noqa: PLW0603 - one per worker process, set once as it starts
+    _stop = stop
+    if parent is not None:
+        _end_with(parent)
     # Ctrl+C is the parent's to handle: it lets the workers go. A forked worker's log handlers
     # are copies of the parent's that lead nowhere; validation's debug records are not needed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     logging.disable(logging.CRITICAL)
+
+
+def _end_with(parent: int) -> None:
+    """End this worker when the scanning process ends, however it ends (os._exit after a
+    Ctrl+C, a kill): forked siblings hold each other's pipes open, so a worker would otherwise
+    wait for its next batch forever. Linux tells a process when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(0)
 
 
 def _no_file() -> Verdict:

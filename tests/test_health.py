@@ -7,7 +7,11 @@ import contextlib
 import io
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -401,3 +405,35 @@ def test_the_scan_memory_lives_in_the_state_folder(cache_dir: Path) -> None:
         list(cache.scan_health(processes=0))
     assert (cache_dir / ".image-refresh" / FILE_NAME).is_file()
     assert sorted(os.listdir(cache_dir)) == [".image-refresh", "photos"]
+
+
+def test_ctrl_c_ends_a_scan_within_a_second(cache_dir: Path) -> None:
+    """Workers busy decoding large files stop with the scan; the command exits 130 at once."""
+    out = io.BytesIO()
+    Image.new("RGB", (5000, 5000)).save(out, "PNG")  # 75 MB of pixels in a 70 KB file
+    with ImageCache(cache_dir) as cache:
+        (cache.root / "maps").mkdir()
+        for index in range(80):
+            (cache.root / "maps" / f"map-{index}.png").write_bytes(out.getvalue())
+        cache.manifest.add_scanned_files(
+            ImageEntry(url=None, category="maps", rel_path=f"maps/map-{index}.png")
+            for index in range(80)
+        )
+    command = Path(sys.executable).with_name("image-refresh")
+    run = subprocess.Popen(
+        [str(command), "scan", "--all", "--cache-dir", str(cache_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    memory = cache_dir / ".image-refresh" / FILE_NAME
+    deadline = time.monotonic() + 30
+    while not memory.exists():  # the scan has started: it read the memory
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    stopped_at = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=30)
+    assert time.monotonic() - stopped_at < 1.0
+    assert run.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
