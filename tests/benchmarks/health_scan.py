@@ -18,6 +18,7 @@ import argparse
 import concurrent.futures
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,10 +45,18 @@ class BenchmarkError(Exception):
 
 @dataclass
 class Rounds:
+    """Wall seconds of each run; `cpu`: the CPU seconds (user + system, every process) of
+    the same runs, which a busy machine disturbs much less than the wall time."""
+
     jpeginfo: list[float] = field(default_factory=list)
     first: list[float] = field(default_factory=list)
     second: list[float] = field(default_factory=list)
     thorough: list[float] = field(default_factory=list)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, wall: float, cpu: float) -> None:
+        getattr(self, name).append(wall)
+        self.cpu.setdefault(name, []).append(cpu)
 
 
 def _write_one(folder: str, index: int) -> None:
@@ -79,12 +88,22 @@ def prepare(workdir: Path, count: int) -> Path:
     return cache_dir
 
 
+_last_cpu = [0.0]  # the CPU seconds of the last command _timed ran
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed(command: Sequence[str] | str, shell: bool = False) -> tuple[float, str, str]:
+    cpu = _children_cpu()  # every process it starts is waited for: their CPU counts too
     started = time.perf_counter()
     done = subprocess.run(
         command, shell=shell, capture_output=True, text=True, check=False, timeout=600
     )
     wall = time.perf_counter() - started
+    _last_cpu[0] = _children_cpu() - cpu
     if done.returncode != 0:
         raise BenchmarkError(f"{command} exited {done.returncode}: {done.stderr[-500:]}")
     return wall, done.stdout, done.stderr
@@ -125,12 +144,12 @@ def measure(cache_dir: Path, count: int, rounds: int) -> Rounds:
     run_scan(cache_dir, count, read=count)
     measured = Rounds()
     for number in range(rounds):
-        measured.jpeginfo.append(run_jpeginfo(folder, count))
+        measured.add("jpeginfo", run_jpeginfo(folder, count), _last_cpu[0])
         forget(cache_dir)
-        measured.first.append(run_scan(cache_dir, count, read=count))
-        measured.second.append(run_scan(cache_dir, count, read=0))
+        measured.add("first", run_scan(cache_dir, count, read=count), _last_cpu[0])
+        measured.add("second", run_scan(cache_dir, count, read=0), _last_cpu[0])
         forget(cache_dir)
-        measured.thorough.append(run_scan(cache_dir, count, "--thorough", read=count))
+        measured.add("thorough", run_scan(cache_dir, count, "--thorough", read=count), _last_cpu[0])
         print(
             f"health round {number + 1}: jpeginfo {measured.jpeginfo[-1]:.2f} s, scan"
             f" {measured.first[-1]:.2f} s, again {measured.second[-1]:.2f} s, thorough"
@@ -178,6 +197,16 @@ def report(add: AddLine, measured: Rounds, count: int) -> None:
     add(section, "scan --all --thorough (entropy data decoded): wall s", spread(measured.thorough))
     thorough = [a / b for a, b in zip(measured.thorough, measured.jpeginfo, strict=True)]
     add(section, "  thorough / jpeginfo -c", f"{spread(thorough)}×", "information")
+    cpu = measured.cpu
+    for name, label in (
+        ("jpeginfo", "jpeginfo -c"),
+        ("first", "scan --all"),
+        ("second", "scan --all again"),
+        ("thorough", "scan --all --thorough"),
+    ):
+        add(section, f"CPU s (all processes), {label}", spread(cpu[name]), "information")
+    cpu_ratio = [a / b for a, b in zip(cpu["first"], cpu["jpeginfo"], strict=True)]
+    add(section, "  CPU: scan / jpeginfo -c", f"{spread(cpu_ratio)}×", "information")
 
 
 def bench(add: AddLine, rounds: int, workdir: Path, count: int = COUNT) -> None:
