@@ -209,6 +209,9 @@ class HealthPanel(QObject):
         self._cancel = None
         self.window.commands.cancel.setEnabled(self.window.controller.is_running())
         self.window.model.set_health({r.entry.key: r.verdict for r in records})
+        wanted = self.filter_box.currentData()
+        if wanted is not None:  # a health filter shows the new verdicts at once
+            self.window.proxy.set_health(wanted)
         if not quiet:
             self._run_keys, self._run_kind, self._run_open = (
                 [r.entry.key for r in records],
@@ -244,13 +247,14 @@ class HealthPanel(QObject):
         return self._repair(self._rows())
 
     def _repair(self, rows: Iterable[ImageRow]) -> list[str]:
-        broken = [row for row in rows if row.health is not None and not row.health.health.ok]
+        health = self.window.model.health_of
+        broken = [row for row in rows if (v := health(row.key)) is not None and not v.health.ok]
         repairable = [row for row in broken if row.entry.url is not None]
         if not repairable:
             why = "no source URL" if broken else "nothing broken there (scan first?)"
             self.window.statusBar().showMessage(f"Nothing to repair: {why}.", 5000)
             return []
-        before = {row.key: row.health for row in repairable}
+        before = {row.key: health(row.key) for row in repairable}
         keys = self.window.refresh_entries([row.entry for row in repairable], force_refresh=True)
         self._repairing.update({key: before[key] for key in keys})
         self._before = {key: before[key] for key in keys}
@@ -268,11 +272,7 @@ class HealthPanel(QObject):
         repaired, self._repairing = self._repairing, {}
         # Refreshed files with a verdict are read again: the Health column tells the truth.
         again = {key for key in self._run_keys if key in repaired}
-        again |= {
-            key
-            for key in self._run_keys
-            if (row := self.window.model.row_for_key(key)) is not None and row.health is not None
-        }
+        again |= {key for key in self._run_keys if self.window.model.health_of(key) is not None}
         rows = [row for key in again if (row := self.window.model.row_for_key(key)) is not None]
         if rows and not self.scan([row.entry for row in rows], quiet=True):
             self._repairing.update({row.key: repaired.get(row.key) for row in rows})
@@ -342,6 +342,7 @@ class HealthPanel(QObject):
     def _record(self, row: ImageRow) -> dict[str, object]:
         """The row as the command line's JSON record, with its health (before a repair) and
         the health now."""
+        verdict = self.window.model.health_of(row.key)
         result = row.result if row.key in self._run_keys else None
         if result is not None:
             record = result.to_json_dict()
@@ -351,20 +352,20 @@ class HealthPanel(QObject):
                 "url": row.entry.url,
                 "path": str(row.path) if row.path else None,
                 "category": row.entry.category,
-                "action": SCANNED if row.health else "listed",
+                "action": SCANNED if verdict else "listed",
                 "before_mtime": facts.mtime if facts else None,
                 "after_mtime": facts.mtime if facts else None,
                 "bytes": facts.size if facts else None,
-                "sha256": row.health.sha256 if row.health else row.entry.sha256,
-                "ok": row.health.health.ok if row.health else facts is not None,
-                "error": None if not row.health or row.health.health.ok else row.health.detail,
+                "sha256": verdict.sha256 if verdict else row.entry.sha256,
+                "ok": verdict.health.ok if verdict else facts is not None,
+                "error": None if not verdict or verdict.health.ok else verdict.detail,
             }
-        before = self._before.get(row.key) if row.key in self._before else row.health
+        before = self._before.get(row.key) if row.key in self._before else verdict
         if before is not None:
             record["health"], record["detail"] = before.health.value, before.detail
-        if result is not None and row.key in self._before and row.health is not None:
-            record["health_after"] = row.health.health.value
-            record["ok"] = result.ok and row.health.health.ok
+        if result is not None and row.key in self._before and verdict is not None:
+            record["health_after"] = verdict.health.value
+            record["ok"] = result.ok and verdict.health.ok
         return record
 
     def _old_picture(self, row: ImageRow) -> bytes | None:
@@ -396,15 +397,14 @@ class HealthPanel(QObject):
         self.window.proxy.set_health(self.filter_box.currentData())
 
     def _update_status(self) -> None:
-        rows = self._rows()
-        scanned = [row for row in rows if row.health is not None]
+        scanned, broken = self.window.model.health_counts()
         if not scanned:
             self.status_label.setText("")
             return
-        broken = sum(1 for row in scanned if row.health is not None and not row.health.health.ok)
-        text = f"Health: {broken:,} broken, {len(scanned) - broken:,} ok"
-        if len(scanned) < len(rows):
-            text += f", {len(rows) - len(scanned):,} not scanned"
+        text = f"Health: {broken:,} broken, {scanned - broken:,} ok"
+        rows = self.window.model.rowCount()
+        if scanned < rows:
+            text += f", {rows - scanned:,} not scanned"
         self.status_label.setText(text)
 
     def _update_actions(self) -> None:

@@ -6,7 +6,6 @@ import enum
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.health import Verdict
 from core.models import Action, ImageEntry, RefreshResult
 
 
@@ -35,7 +34,6 @@ class ImageRow:
     state: RowState = RowState.IDLE
     result: RefreshResult | None = None
     bytes_received: int = 0
-    health: Verdict | None = None  # the last health scan's verdict on the file (None: unscanned)
 
     @property
     def key(self) -> str:

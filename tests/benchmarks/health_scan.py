@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import os
 import re
 import resource
@@ -33,6 +34,8 @@ from tests.benchmarks import gui_responsiveness as gr
 COUNT = 10_000
 JPEGINFO_BATCH = 500
 SECOND_SCAN_LIMIT = 1.0  # s
+STALL_LIMIT_MS = 50.0  # the window's longest pause while it scans (as gui_responsiveness.py)
+HEARTBEAT_MS = 5
 IMAGE_REFRESH = str(Path(sys.executable).parent / "image-refresh")
 _READ = re.compile(r"; (\d+) file\(s\) read, (\d+) unchanged")
 
@@ -53,6 +56,8 @@ class Rounds:
     second: list[float] = field(default_factory=list)
     thorough: list[float] = field(default_factory=list)
     cpu: dict[str, list[float]] = field(default_factory=dict)
+    window_seconds: list[float] = field(default_factory=list)
+    window_pauses: list[float] = field(default_factory=list)
 
     def add(self, name: str, wall: float, cpu: float) -> None:
         getattr(self, name).append(wall)
@@ -159,6 +164,81 @@ def measure(cache_dir: Path, count: int, rounds: int) -> Rounds:
     return measured
 
 
+def window_child(cache_dir: Path) -> None:
+    """In a child process: open the window on the cache, scan every file from the Health
+    menu's action, and print the scan's time and the longest pause of a 5 ms heartbeat timer
+    on the GUI thread meanwhile (JSON on stdout)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415 - Qt only in the child
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from gui.main_window import MainWindow  # noqa: PLC0415
+
+    app = QApplication([])
+    window = MainWindow()
+    window.resize(1400, 900)
+    window.show()
+    opened = QEventLoop()
+    window.cache_opened.connect(opened.quit)
+    window.open_cache(cache_dir, remember=False)
+    opened.exec()
+    while not window.is_idle():
+        app.processEvents()
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(HEARTBEAT_MS)
+    timer.timeout.connect(beat)
+    finished = QEventLoop()
+    found: list[int] = []
+    window.health.scan_finished.connect(
+        lambda records: (found.append(len(records)), finished.quit())
+    )
+    started = time.perf_counter()
+    timer.start()
+    window.health.scan_action.trigger()
+    finished.exec()
+    took = time.perf_counter() - started
+    timer.stop()
+    print(json.dumps({"scan_s": took, "worst_gap_ms": max(gaps) * 1000, "records": found[0]}))
+    window.close()
+
+
+def measure_window(cache_dir: Path, count: int, rounds: int) -> tuple[list[float], list[float]]:
+    """(scan seconds, worst GUI pause ms) of `rounds` window scans, every file read."""
+    seconds, pauses = [], []
+    for _ in range(rounds):
+        forget(cache_dir)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.benchmarks.health_scan",
+                "--window-child",
+                str(cache_dir),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        try:
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError) as error:
+            raise BenchmarkError(f"window scan: {done.stderr[-500:]}") from error
+        if figures["records"] != count:
+            raise BenchmarkError(f"window scan: {figures['records']} of {count} files")
+        seconds.append(figures["scan_s"])
+        pauses.append(figures["worst_gap_ms"])
+    return seconds, pauses
+
+
 def spread(values: Sequence[float], digits: int = 2) -> str:
     ordered = sorted(values)
     middle = ordered[len(ordered) // 2]
@@ -207,13 +287,26 @@ def report(add: AddLine, measured: Rounds, count: int) -> None:
         add(section, f"CPU s (all processes), {label}", spread(cpu[name]), "information")
     cpu_ratio = [a / b for a, b in zip(cpu["first"], cpu["jpeginfo"], strict=True)]
     add(section, "  CPU: scan / jpeginfo -c", f"{spread(cpu_ratio)}×", "information")
+    if measured.window_pauses:
+        add(section, "window: Scan Health, every file read: s", spread(measured.window_seconds))
+        add(
+            section,
+            "  window's longest pause meanwhile, ms",
+            spread(measured.window_pauses, 1),
+            f"< {STALL_LIMIT_MS:.0f} ms (worst)",
+            "ok" if max(measured.window_pauses) < STALL_LIMIT_MS else "MISSED",
+        )
 
 
 def bench(add: AddLine, rounds: int, workdir: Path, count: int = COUNT) -> None:
     if shutil.which("jpeginfo") is None:
         raise BenchmarkError("jpeginfo is not installed (make bench installs it)")
     cache_dir = prepare(workdir, count)
-    report(add, measure(cache_dir, count, rounds), count)
+    measured = measure(cache_dir, count, rounds)
+    measured.window_seconds, measured.window_pauses = measure_window(
+        cache_dir, count, max(2, rounds // 2)
+    )
+    report(add, measured, count)
 
 
 SECTION_PREFIX = "| 7. health scan"
@@ -253,12 +346,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--count", type=int, default=COUNT)
+    parser.add_argument("--window-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
         "--write-results",
         action="store_true",
         help="put this section into tests/benchmarks/RESULTS.md (the other sections stay)",
     )
     args = parser.parse_args(argv)
+    if args.window_child is not None:
+        window_child(args.window_child)
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="bench-health-"))
     rows: list[tuple[str, ...]] = []
 

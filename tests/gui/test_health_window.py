@@ -41,7 +41,8 @@ def open_on(qtbot: QtBot, tracked: list[MainWindow], folder: Path) -> MainWindow
 
 
 def health_by_path(window: MainWindow) -> dict[str, Health | None]:
-    return {str(row.path): row.health.health if row.health else None for row in window.model.rows()}
+    verdicts = {str(row.path): window.model.health_of(row.key) for row in window.model.rows()}
+    return {path: verdict.health if verdict else None for path, verdict in verdicts.items()}
 
 
 def shown_names(window: MainWindow) -> set[str]:
