@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QBuffer, QIODevice, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPixmap
-from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMenu, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QToolBar,
+    QWidget,
+)
 
 from core.cancellation import Cancellation
 from core.health import Health, Verdict
@@ -125,8 +134,7 @@ class HealthPanel(QObject):
                 widget = toolbar.widgetForAction(action)
                 if widget is not None:
                     widget.setAccessibleName(action.text().replace("&", ""))
-            toolbar.addWidget(_label("Health:"))
-            toolbar.addWidget(self.filter_box)
+        self._place_filter(window, toolbar)
         for item in (self.repair_selected_action, self.export_selection_action):
             window.context_menu.addAction(item)
 
@@ -140,6 +148,22 @@ class HealthPanel(QObject):
         header.moveSection(
             header.visualIndex(Column.HEALTH), header.visualIndex(Column.MODIFIED) + 1
         )
+
+    def _place_filter(self, window: MainWindow, toolbar: QToolBar | None) -> None:
+        """The health filter beside the search box, where the list is narrowed (else at the
+        toolbar's end)."""
+        holder = window.search.parentWidget()
+        layout = holder.layout() if holder is not None else None
+        if isinstance(layout, QBoxLayout) and layout.indexOf(window.search) >= 0:
+            row = QHBoxLayout()
+            layout.insertLayout(layout.indexOf(window.search), row)
+            layout.removeWidget(window.search)
+            row.addWidget(window.search, 1)
+            row.addWidget(_label("Health:"))
+            row.addWidget(self.filter_box)
+        elif toolbar is not None:
+            toolbar.addWidget(_label("Health:"))
+            toolbar.addWidget(self.filter_box)
 
     def _connect(self, window: MainWindow) -> None:
         self.scan_action.triggered.connect(self._scan_all)
