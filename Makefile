@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Qt's xcb platform plugin and a virtual screen for the window tests and headless runs; a window
-# manager (openbox) and xdotool for the tests that drive the real window on that screen.
+# manager (openbox) and xdotool for the tests that drive the real window on that screen;
+# chromium: the HTML report is opened in a real browser by tests/test_reports.py.
 DEBIAN_PACKAGES := xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 	libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 \
 	libxkbcommon-x11-0 libxkbcommon0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
-	libglib2.0-0 fonts-dejavu-core openbox xdotool
+	libglib2.0-0 fonts-dejavu-core openbox xdotool chromium
 
 .PHONY: run test lint format system-deps clean screenshots
 
@@ -110,7 +111,8 @@ test-cleanroom: $(DEB)
 
 # ---- Benchmarks (not part of `test`): one table in tests/benchmarks/RESULTS.md, about 15 min.
 # `make bench BENCH_ARGS=--quick` for fewer rounds. Root for apt and for the latency probe.
-BENCH_DEBIAN_PACKAGES := nginx-light libvips-tools curl time iproute2
+# jpeginfo: the health scan is measured against `jpeginfo -c` (tests/benchmarks/health_scan.py).
+BENCH_DEBIAN_PACKAGES := nginx-light libvips-tools curl time iproute2 jpeginfo
 BENCH_ARGS ?=
 
 .PHONY: bench

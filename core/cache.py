@@ -12,6 +12,7 @@ from types import TracebackType
 from core import naming
 from core.cancellation import Cancellation
 from core.executor import Backend, RefreshExecutor, ThreadExecutor
+from core.health_scan import HealthScan, ScanProgress
 from core.http_client import ProgressCallback, check_url
 from core.manifest import Manifest, ManifestDamagedError
 from core.models import HistoryEntry, ImageEntry, RefreshMode, RefreshRequest, RefreshResult
@@ -159,6 +160,30 @@ class ImageCache:
             if rel_path is not None and (entry := self.manifest.by_path(rel_path)):
                 return entry
         return None
+
+    def scan_health(
+        self,
+        entries: Iterable[ImageEntry] | None = None,
+        *,
+        thorough: bool = False,
+        fork: bool = False,
+        processes: int | None = None,
+        cancel: Cancellation | None = None,
+        progress: ScanProgress | None = None,
+    ) -> HealthScan:
+        """A scan of the entries' files (every entry by default), read without a request;
+        iterate it for their HealthRecords (see core.health_scan)."""
+        return HealthScan(
+            self.root,
+            self.storage.state_dir,
+            self.entries() if entries is None else list(entries),
+            self.settings.max_pixels,
+            thorough=thorough,
+            fork=fork,
+            processes=processes,
+            cancel=cancel,
+            progress=progress,
+        )
 
     def path_of(self, entry: ImageEntry) -> Path | None:
         return entry.path_in(self.root)

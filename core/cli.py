@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from core import __version__, safety_cli
+from core import __version__, health_cli, safety_cli
 from core.cache import ImageCache
 from core.executor import Backend
 from core.http_client import check_url
@@ -23,6 +23,7 @@ from core.logging_setup import configure_logging
 from core.manifest import ManifestError
 from core.models import Action, ImageEntry, RefreshError, RefreshMode, RefreshResult
 from core.naming import InvalidCategoryError, normalize_category
+from core.reports import ReportError, check_report_path
 from core.secrets import redact, redacted
 from core.settings import (
     DEFAULT_CATEGORY,
@@ -186,6 +187,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     safety_cli.add_refresh_options(refresh, _non_negative_int)  # --allow-placeholder, ...
 
+    refresh.add_argument(
+        "--report", type=Path, metavar="FILE", help="also write the run to FILE (.csv or .html)"
+    )
+
+    scan = commands.add_parser(
+        "scan",
+        parents=[common, network],
+        help="check the cached files (no request); --repair refreshes the broken ones",
+    )
+    scan.add_argument(
+        "targets", nargs="*", metavar="TARGET", help="a URL in the manifest or a cached file's path"
+    )
+    scan.add_argument("--all", action="store_true", help="every image in the cache")
+    scan.add_argument("--category", type=_category, help="only images of this category")
+    scan.add_argument(
+        "--repair",
+        action="store_true",
+        help="force-refresh every file that is not ok and has a source URL",
+    )
+    scan.add_argument(
+        "--report", type=Path, metavar="FILE", help="also write the run to FILE (.csv or .html)"
+    )
+    scan.add_argument(
+        "--thorough",
+        action="store_true",
+        help="decode every JPEG's picture data too, as a download's check does (slower)",
+    )
+
     listing = commands.add_parser("list", parents=[common], help="list the cached images")
     listing.add_argument("--category", type=_category)
     listing.add_argument("--json", action="store_true")
@@ -215,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_sources.add_argument("file", type=Path, metavar="FILE")
     import_sources.add_argument("--json", action="store_true")
     safety = safety_cli.add_commands(commands, common, _non_negative_int)  # revert, placeholders
-    for subcommand in (gui, add, refresh, listing, adopt, sources, import_sources, *safety):
+    for subcommand in (gui, add, refresh, scan, listing, adopt, sources, import_sources, *safety):
         subcommand.set_defaults(command_parser=subcommand)
     return parser
 
@@ -240,7 +269,7 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
     except UsageError as error:
         command_parser: argparse.ArgumentParser = args.command_parser
         command_parser.error(str(error))
-    except (CacheDirError, ManifestError) as error:
+    except (CacheDirError, ManifestError, ReportError) as error:
         print(f"image-refresh: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except StopRequested as stop:
@@ -310,6 +339,12 @@ def _run(args: argparse.Namespace) -> int:
             f"{root} is not an image cache: run `image-refresh adopt {root}` to use the images"
             f" in it, or `image-refresh add URL --cache-dir {root}` to start a new cache"
         )
+    report = getattr(args, "report", None)
+    if report is not None:
+        try:
+            check_report_path(report)
+        except ReportError as error:
+            raise UsageError(str(error)) from error
     with ImageCache(root, settings) as cache:
         if cache.rebuilt:
             print(f"image-refresh: {cache.rebuilt}", file=sys.stderr)
@@ -317,12 +352,18 @@ def _run(args: argparse.Namespace) -> int:
             return _list(cache, args)
         if args.command == "sources":
             return _print_records(import_sources(cache, _sources(args.file)), args.json)
+        if args.command == "scan":
+            return health_cli.scan(cache, _resolve_targets(cache, args), args)
         entries = cache.add_urls(urls, args.category) if urls else _targets(cache, args)
         if len(entries) < WORKER_PROCESS_MIN_TARGETS:
-            return _report(_refresh(cache, entries, args), args.json)
+            return _report(
+                health_cli.reported(cache, entries, _refresh(cache, entries, args), args), args.json
+            )
     # A batch big enough to repay starting them runs in worker processes, on every core.
     with ImageCache(root, settings, backend=Backend.PROCESSES) as cache:
-        return _report(_refresh(cache, entries, args), args.json)
+        return _report(
+            health_cli.reported(cache, entries, _refresh(cache, entries, args), args), args.json
+        )
 
 
 def _adopt(args: argparse.Namespace, settings: RefreshSettings) -> int:

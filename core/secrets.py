@@ -1,10 +1,16 @@
-"""Secrets in URLs (API keys, signatures) are shown as `***`; only the server sees them."""
+"""Hiding the secrets some image URLs carry (signed CDN links, API keys) before a URL is shown.
+
+The full URL is only ever sent to its server; wherever a person or a file sees it (a table, a
+report, a log) the values of the query parameters below read `***`.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
+MASK = "***"
+# Compared without regard to case: `X-Amz-Signature` is also sent as `x-amz-signature`.
 SECRET_PARAMETERS = frozenset(
     name.lower()
     for name in (
@@ -22,27 +28,40 @@ SECRET_PARAMETERS = frozenset(
         "X-Goog-Credential",
     )
 )
-HIDDEN = "***"
+# One `name=value` pair of a query: up to the next `&`, `;` or the fragment.
+# The password of `scheme://user:password@host/`, which is as secret as a token.
+_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)[^/?#@]*(?=@)")
+_PAIR = re.compile(r"(?P<name>[^&;=#]*)(?P<equals>=?)(?P<value>[^&;#]*)")
 
 
 def redact(url: str | None) -> str | None:
-    """The URL as a person may see it: secret query values (and a password) are `***`."""
-    if url is None or ("?" not in url and "@" not in url):
+    """`url` with the value of every secret query parameter replaced by `***`.
+
+    A password before the host (`user:password@`) is hidden as well. The rest is kept byte for
+    byte; a parameter name is compared after percent-decoding, so `api%5Fkey=...` is hidden
+    too. None stays None.
+    """
+    if url is None:
+        return None
+    url = _PASSWORD.sub(rf"\g<head>{MASK}", url, count=1)
+    query_at = url.find("?")
+    if query_at < 0:
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(name.lower() in SECRET_PARAMETERS for name, _ in pairs):
-            shown = [(n, HIDDEN if n.lower() in SECRET_PARAMETERS else v) for n, v in pairs]
-            query = urlencode(shown, safe="*/:,@")
-    netloc = parts.netloc
-    if parts.password:
-        netloc = netloc.replace(f":{parts.password}@", f":{HIDDEN}@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    fragment_at = url.find("#", query_at)
+    end = len(url) if fragment_at < 0 else fragment_at
+    query = _PAIR.sub(_mask_pair, url[query_at + 1 : end])
+    return f"{url[: query_at + 1]}{query}{url[end:]}"
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    name, equals, value = match["name"], match["equals"], match["value"]
+    if not equals or not value or _decoded(name).lower() not in SECRET_PARAMETERS:
+        return match[0]
+    return f"{name}={MASK}"
+
+
+def _decoded(name: str) -> str:
+    return unquote_plus(name) if "%" in name or "+" in name else name
 
 
 def redacted(url: str | None) -> str:
@@ -57,4 +76,4 @@ _SECRET_IN_TEXT = re.compile(
 
 def redact_text(text: str) -> str:
     """Any `name=value` of a secret parameter in free text (a library's message) as `***`."""
-    return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}={HIDDEN}", text)
+    return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}={MASK}", text)

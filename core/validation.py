@@ -250,6 +250,11 @@ def _header_error(path: Path, name: str) -> Exception | None:
     return None
 
 
+def is_truncation(error: RefreshError) -> bool:
+    """Whether a decoder's failure says the data ran out before the image did."""
+    return error.reason is FailureReason.NOT_AN_IMAGE and error.message.endswith(" is truncated")
+
+
 def _decoder_failure(path: Path, format_name: str | None, error: BaseException) -> RefreshError:
     """A short sentence for a decoder's exception; its own wording goes to the debug log."""
     log.debug(

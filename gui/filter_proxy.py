@@ -7,6 +7,7 @@ import enum
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
 
+from gui.health_text import HealthFilter
 from gui.image_model import ImageTableModel, Role
 from gui.result_text import is_changed, is_failed
 from gui.rows import ImageRow
@@ -37,6 +38,7 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self._words: list[str] = []
         self._status = StatusFilter.ALL
         self._changed_only = False  # the safety net's View ▸ Only Changed Pictures
+        self._health: HealthFilter | None = None
         self.setSortRole(Role.SORT)
 
     def category(self) -> str | None:
@@ -62,6 +64,12 @@ class ImageFilterProxy(QSortFilterProxyModel):
     def set_search(self, text: str) -> None:
         self.beginFilterChange()
         self._words = text.lower().split()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def set_health(self, wanted: HealthFilter | None) -> None:
+        """Show only the rows whose health `wanted` accepts (None: every row)."""
+        self.beginFilterChange()
+        self._health = wanted
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_status(self, status: StatusFilter) -> None:
@@ -95,7 +103,11 @@ class ImageFilterProxy(QSortFilterProxyModel):
             and not self._words
             and self._status is StatusFilter.ALL
             and not self._changed_only
+            and self._health is None
         ):
             return True  # no call back into the model: this runs for every row on each reset
-        row: ImageRow | None = self.sourceModel().index(source_row, 0, source_parent).data(Role.ROW)
+        index = self.sourceModel().index(source_row, 0, source_parent)
+        if self._health is not None and not self._health.accepts(index.data(Role.HEALTH)):
+            return False
+        row: ImageRow | None = index.data(Role.ROW)
         return row is not None and self.accepts(row)

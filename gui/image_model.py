@@ -7,7 +7,7 @@ from the ThumbnailLoader's memory cache (or a placeholder while they decode).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,8 +21,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from core.health import Verdict
 from core.models import RefreshResult
 from core.secrets import redact
+from gui.health_text import BROKEN as _BROKEN
+from gui.health_text import HEALTHY as _HEALTHY
+from gui.health_text import health_sort_key, health_text, health_tooltip
 from gui.result_text import (
     Mark,
     full_time,
@@ -49,6 +53,7 @@ class Column(enum.IntEnum):
     MODIFIED = 5
     URL = 6
     RESULT = 7
+    HEALTH = 8
 
 
 HEADERS = {
@@ -60,7 +65,10 @@ HEADERS = {
     Column.MODIFIED: "Modified",
     Column.URL: "Source URL",
     Column.RESULT: "Last refresh",
+    Column.HEALTH: "Health",
 }
+# Rows a scan's new verdicts are announced for at a time (see set_health).
+HEALTH_ROWS_PER_TURN = 1000
 # Rows whose sort value changed (a refresh sorted by modified time) move at most twice a second.
 RESORT_DELAY_MS = 500
 
@@ -72,6 +80,19 @@ class Role(enum.IntEnum):
     # under the refresh's headline.
     DETAIL = Qt.ItemDataRole.UserRole + 3
     MARK = Qt.ItemDataRole.UserRole + 4  # result_text.Mark of the row
+    HEALTH = Qt.ItemDataRole.UserRole + 5  # the health's value ("ok", "truncated", ...) or None
+
+
+# What the Health column shows, from the verdicts the model keeps beside its rows.
+_HEALTH_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.AccessibleTextRole,
+        Role.SORT,
+    }
+)
 
 
 MARK_COLOURS = {
@@ -101,6 +122,12 @@ class ImageTableModel(QAbstractTableModel):
     def __init__(self, thumbnails: ThumbnailLoader, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[ImageRow] = []
+        self._health: dict[str, Verdict] = {}  # row key -> the last scan's verdict
+        self._health_changed: set[int] = set()  # positions whose new verdict is not announced
+        self._health_timer = QTimer(self)
+        self._health_timer.setSingleShot(True)
+        self._health_timer.setInterval(0)
+        self._health_timer.timeout.connect(self._announce_health)
         self._index_of_key: dict[str, int] = {}
         self._index_of_path: dict[str, int] = {}
         self._thumbnails = thumbnails
@@ -136,6 +163,8 @@ class ImageTableModel(QAbstractTableModel):
             return None
         row = self._rows[index.row()]
         column = Column(index.column())
+        if column is Column.HEALTH and role in _HEALTH_ROLES:
+            return self._health_data(self._health.get(row.key), role)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, column)
         if role == Role.DETAIL:
@@ -157,8 +186,23 @@ class ImageTableModel(QAbstractTableModel):
         if role == Role.ROW:
             return row
         if role == Role.SORT:
-            return self._sort_value(row, column)
+            return self._sort_key(row, column)
+        if role == Role.HEALTH:
+            verdict = self._health.get(row.key)
+            return verdict.health.value if verdict else None
         return None
+
+    @staticmethod
+    def _health_data(verdict: Verdict | None, role: int) -> Any:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return health_text(verdict) or (
+                HEADERS[Column.HEALTH] if role == Qt.ItemDataRole.AccessibleTextRole else ""
+            )
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return health_tooltip(verdict)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(_HEALTHY if verdict.health.ok else _BROKEN) if verdict else None
+        return health_sort_key(verdict)  # Role.SORT
 
     # --- presentation ---------------------------------------------------------------------------
     @staticmethod
@@ -182,6 +226,9 @@ class ImageTableModel(QAbstractTableModel):
             case Column.RESULT:
                 lines = result_lines(row)
                 return f"{lines.mark.value} {lines.headline}".strip()
+            case Column.HEALTH:
+                return None  # the model's own (see _health_data)
+        return None
 
     @staticmethod
     def _detail(row: ImageRow, column: Column) -> str | None:
@@ -222,6 +269,11 @@ class ImageTableModel(QAbstractTableModel):
                 return mark_of(row).name
         return (ImageTableModel._display(row, column) or "").lower()
 
+    def _sort_key(self, row: ImageRow, column: Column) -> Any:
+        if column is Column.HEALTH:
+            return health_sort_key(self._health.get(row.key))
+        return self._sort_value(row, column)
+
     # --- sorting --------------------------------------------------------------------------------
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort here, one key per row (the proxy forwards its sort() to this).
@@ -238,7 +290,7 @@ class ImageTableModel(QAbstractTableModel):
         column, order = self._sort
         return sorted(
             rows,
-            key=lambda row: self._sort_value(row, column),
+            key=lambda row: self._sort_key(row, column),
             reverse=order == Qt.SortOrder.DescendingOrder,
         )
 
@@ -261,12 +313,14 @@ class ImageTableModel(QAbstractTableModel):
     def _resort_if_moved(self, old: ImageRow, new: ImageRow) -> None:
         if self._sort is not None and not self._resort_timer.isActive():
             column = self._sort[0]
-            if self._sort_value(old, column) != self._sort_value(new, column):
+            if self._sort_key(old, column) != self._sort_key(new, column):
                 self._resort_timer.start()
 
     # --- updates --------------------------------------------------------------------------------
     def set_rows(self, rows: Iterable[ImageRow]) -> None:
         self.beginResetModel()
+        self._health.clear()
+        self._health_changed.clear()
         self._rows = self._sorted(rows)
         self._reindex()
         self.endResetModel()
@@ -313,6 +367,43 @@ class ImageTableModel(QAbstractTableModel):
             top, bottom = min(positions), max(positions)
             self.dataChanged.emit(self.index(top, 0), self.index(bottom, len(Column) - 1))
 
+    def set_health(self, verdicts: Mapping[str, Verdict]) -> None:
+        """The verdicts of a scan, by row key: kept beside the rows (a scan of 10,000 files
+        changes no row). Views and the proxy hear of them a slice of rows per turn of the
+        event loop: told at once, the proxy calls filterAcceptsRow (Python) for every row,
+        a 30 ms pause for 10,000."""
+        for key, verdict in verdicts.items():
+            position = self._index_of_key.get(key)
+            if position is not None:
+                self._health[key] = verdict
+                self._health_changed.add(position)
+        if self._health_changed and not self._health_timer.isActive():
+            self._health_timer.start()
+        if self._sort is not None and self._sort[0] is Column.HEALTH:
+            self._resort_timer.start()
+
+    def _announce_health(self) -> None:
+        # Rows removed since are gone from the view; rows moved by a sort were all repainted.
+        changed = sorted(p for p in self._health_changed if p < len(self._rows))
+        if not changed:
+            self._health_changed.clear()
+            return
+        ready = changed[:HEALTH_ROWS_PER_TURN]
+        self._health_changed.difference_update(ready)
+        if self._health_changed:
+            self._health_timer.start()
+        self.dataChanged.emit(
+            self.index(ready[0], Column.HEALTH), self.index(ready[-1], Column.HEALTH)
+        )
+
+    def health_of(self, key: str) -> Verdict | None:
+        """The last scan's verdict on a row's file (None: not scanned since the cache opened)."""
+        return self._health.get(key)
+
+    def health_counts(self) -> tuple[int, int]:
+        """How many rows have a verdict, and how many of those are not ok."""
+        return len(self._health), sum(1 for v in self._health.values() if not v.health.ok)
+
     def apply_result(self, key: str, result: RefreshResult) -> None:
         self.update_row(key, lambda row: row.with_result(result))
 
@@ -326,6 +417,9 @@ class ImageTableModel(QAbstractTableModel):
         self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
 
     def remove_keys(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        for key in keys:
+            self._health.pop(key, None)
         positions = sorted({self._index_of_key[k] for k in keys if k in self._index_of_key})
         for position in reversed(positions):
             self.beginRemoveRows(QModelIndex(), position, position)

@@ -72,6 +72,7 @@ from gui.dialogs import (
 from gui.empty_hint import EmptyHint
 from gui.filter_proxy import ImageFilterProxy, StatusFilter
 from gui.grid_delegate import GRID_EDGES, GridDelegate, tile_size
+from gui.health_panel import HealthPanel
 from gui.icons import icon
 from gui.image_model import Column, ImageTableModel, Role, StatusCounts
 from gui.log_pane import LogDock
@@ -161,6 +162,7 @@ class MainWindow(QMainWindow):
             core_logger.setLevel(logging.INFO)
         self._connect()
         self.safety = SafetyNetActions(self)  # revert, Ctrl+Z, placeholders, changed only
+        self.health = HealthPanel(self)  # Health menu, column filter, status, reports
         self._restore_window_state()
         self._update_actions()
 
@@ -1048,12 +1050,16 @@ class MainWindow(QMainWindow):
 
     def is_idle(self) -> bool:
         return not (
-            self.controller.is_running() or self.background.is_busy() or self.thumbnails.is_busy()
+            self.controller.is_running()
+            or self.background.is_busy()
+            or self.thumbnails.is_busy()
+            or self.health.is_busy()
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.cancel()
         self.controller.wait_for_done()
+        self.health.shutdown()
         self.thumbnails.shutdown()
         self.background.wait_for_done()
         self.app_settings.save_window_state(

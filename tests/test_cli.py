@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from core import __version__, cli
+from core import __version__
 from core.models import Action
+from tests.cli_run import RESULT_KEYS, run_main
 from tests.server import (
     LoopbackServer,
     conditional_image,
@@ -31,18 +32,6 @@ from tests.server import (
 )
 
 IMAGE_REFRESH = str(Path(sys.executable).parent / "image-refresh")
-RESULT_KEYS = {
-    "url",
-    "path",
-    "category",
-    "action",
-    "before_mtime",
-    "after_mtime",
-    "bytes",
-    "sha256",
-    "ok",
-    "error",
-}
 LIST_KEYS = {
     "url",
     "path",
@@ -58,16 +47,6 @@ LIST_KEYS = {
     "last_error",
 }
 RED, BLUE = jpeg_bytes((255, 0, 0)), jpeg_bytes((0, 0, 255))
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """`core.cli.main` in-process: (exit status, stdout, stderr)."""
-    try:
-        code = cli.main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_command(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,9 @@
 5. peak RSS of the CLI refresh (from 1.), 200 against 1000 targets, and that `--version` and
    `list` do not import QtWidgets;
 6. CPU of the direct --jobs 8 refresh (from 1.; all processes, GNU time) against the decode that
-   proves the same cached files (validate_image alone, one process), and curl's for the same images.
+   proves the same cached files (validate_image alone, one process), and curl's for the same images;
+7. health_scan.py: `image-refresh scan --all` of 10,000 cached 400×300 JPEGs against `jpeginfo -c`
+   (xargs -P 2) over the same files, and the second, unchanged scan.
 
 Each figure is the median of whole runs (min–max); a comparison is the median of paired ratios.
 """
@@ -33,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.benchmarks import adopt_folder, common
+from tests.benchmarks import adopt_folder, common, health_scan
 from tests.benchmarks import gui_responsiveness as gr
 from tests.benchmarks import refresh_vs_curl as rvc
 
@@ -502,10 +504,23 @@ def bench_gui(report: Report, rounds: int, workdir: Path) -> None:
     )
 
 
+# --- 7. health scan ----------------------------------------------------------------------------
+
+
+def bench_health(report: Report, rounds: int, workdir: Path) -> None:
+    workdir.mkdir()
+    try:
+        health_scan.bench(report.add, rounds + 2, workdir)  # short rounds: two more of them
+    except health_scan.BenchmarkError as error:
+        raise rvc.BenchmarkError(f"health scan: {error}") from error
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def bench_adopt(report: Report, rounds: int, workdir: Path) -> None:
     workdir.mkdir()
     figures = adopt_folder.measure(10_000, rounds, workdir)
-    section = "7. adopt 10,000 in place"
+    section = "8. adopt 10,000 in place"
     adopt_s = common.Sample(figures.adopt_wall)
     report.add(
         section,
@@ -523,7 +538,7 @@ def bench_adopt(report: Report, rounds: int, workdir: Path) -> None:
         verdict(max(figures.first_screen) < adopt_folder.FIRST_SCREEN_TARGET_S),
     )
     report.notes.append(
-        "7.: adopt_folder.py: 10,000 originals with their thumbnails in three kinds of nested"
+        "8.: adopt_folder.py: 10,000 originals with their thumbnails in three kinds of nested"
         " folders; adopt with fresh user folders each round, then the window on it."
     )
 
@@ -603,6 +618,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     check_imports(report, tools, cache_dir)
     bench_gui(report, args.gui_rounds, workdir / "gui")
     bench_thumbnails(report, corpus, args.rounds, workdir)
+    bench_health(report, args.rounds, workdir / "health")
     bench_adopt(report, args.gui_rounds, workdir / "adopt")
     text = write_results(report, header, time.perf_counter() - started)
     print(text)
