@@ -31,6 +31,7 @@ def _action(
 @dataclass
 class Actions:
     open_folder: QAction
+    import_sources: QAction
     add_urls: QAction
     preferences: QAction
     quit: QAction
@@ -60,10 +61,16 @@ class Actions:
         actions = cls(
             open_folder=_action(
                 parent,
-                "&Open Cache Folder…",
-                "Open another cache folder",
+                "&Open Folder…",
+                "Open a cache folder, or any folder of images in place",
                 "open-folder",
                 (std.Open,),
+            ),
+            import_sources=_action(
+                parent,
+                "&Import Source URLs…",
+                "Give an adopted folder's images their source URLs, from a CSV or JSON export",
+                "open-folder",
             ),
             add_urls=_action(
                 parent,

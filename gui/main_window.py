@@ -125,6 +125,7 @@ def first_run_geometry(available: QRect) -> QRect:
 class MainWindow(QMainWindow):
     cache_opened = Signal(str)  # folder
     cache_failed = Signal(str)  # message
+    sources_imported = Signal(int, int)  # matched, refused
 
     def __init__(self, settings: AppSettings | None = None) -> None:
         super().__init__()
@@ -265,6 +266,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(a.open_folder)
         self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addAction(a.import_sources)
         file_menu.addAction(a.add_urls)
         file_menu.addSeparator()
         file_menu.addAction(a.preferences)
@@ -385,6 +387,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         a = self.commands
         a.open_folder.triggered.connect(self.choose_folder)
+        a.import_sources.triggered.connect(self.choose_sources)
         a.add_urls.triggered.connect(lambda: self.add_urls_dialog(""))
         a.paste_urls.triggered.connect(self.paste_urls)
         a.preferences.triggered.connect(self.edit_preferences)
@@ -513,6 +516,39 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Open cache folder", start)
         if folder:
             self.open_cache(Path(folder))
+
+    def choose_sources(self) -> None:
+        if self.cache is None:
+            return
+        file, _ = QFileDialog.getOpenFileName(
+            self, "Import source URLs", str(self.cache.root), "Exports (*.csv *.jsonl *.json)"
+        )
+        if file:
+            self.import_sources(Path(file))
+
+    def import_sources(self, file: Path) -> None:
+        """Set the source URLs an export names, in the background; the rows follow."""
+        cache = self.cache
+        if cache is None:
+            return
+        self.statusBar().showMessage(f"Importing source URLs from {file.name}…")
+        self.background.run(
+            functools.partial(cache_loading.import_sources, cache, file),
+            self._on_sources_imported,
+            lambda message: self.statusBar().showMessage(
+                f"Could not import the source URLs: {message}", 15000
+            ),
+        )
+
+    def _on_sources_imported(self, imported: cache_loading.SourcesImported) -> None:
+        self.model.set_rows(imported.rows)
+        said = f"{imported.matched} source URL(s) set"
+        if imported.refused:
+            said += f", {len(imported.refused)} refused ({imported.refused[0]})"
+            for reason in imported.refused:
+                log.warning("source URL refused: %s", reason)
+        self.statusBar().showMessage(said, 15000)
+        self.sources_imported.emit(imported.matched, len(imported.refused))
 
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
