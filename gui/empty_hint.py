@@ -16,7 +16,7 @@ class EmptyHint(QWidget):
         text = QLabel(
             "Add the URLs of the images to keep (Add URLs…), paste them (Ctrl+V) or drop "
             "them on this window: they are downloaded at once.<br>"
-            "Or open a folder that already holds a cache (Open Cache Folder…)."
+            "Or open a folder of images, a cache or any other, where it is (Open Folder…)."
         )
         text.setWordWrap(True)
         for label in (title, text):

@@ -127,7 +127,7 @@ def test_an_empty_cache_says_how_to_add_images(
 
     assert window.empty_hint.isVisible() and not window.table.isVisible()
     buttons = {action.text() for action in window.empty_hint.actions_offered()}
-    assert {"&Add URLs…", "&Paste URLs", "&Open Cache Folder…"} <= buttons
+    assert {"&Add URLs…", "&Paste URLs", "&Open Folder…"} <= buttons
 
     url = server.route("/events/first.jpg", image(jpeg_bytes()))
     with qtbot.waitSignal(window.controller.batch_finished, timeout=10_000):
