@@ -315,6 +315,7 @@ class Refresher:
             thumbnail_edge=request.thumbnail_edge,
             check_inside=self._check_inside,
         )
+        variants = self._remake_variants(reverted.destination) if self.storage.adopted else None
         after = FileState(reverted.destination.stat().st_mtime, reverted.size, reverted.sha256)
         updated = replace(reverted.entry, last_outcome=Action.REVERTED.value, last_error=None)
         self._record(updated, before, after, request.mode, Action.REVERTED, None)
@@ -328,7 +329,22 @@ class Refresher:
             height=reverted.info.height,
             thumbnail=reverted.info.thumbnail,
             change=reverted.change,
+            variants=variants,
         )
+
+    def _remake_variants(self, original: Path) -> tuple[Path, ...]:
+        """An adopted original's variants, made anew from it as it is now (after a revert, so
+        they revert with it); an error is logged, the original's revert stands."""
+        made: list[tuple[Path, Path]] = []
+        try:
+            made = self._make_variants(original, original)
+            install_together(made, self.storage.new_temp_path)
+        except (RefreshError, OSError) as error:
+            log.error("the variants of %s were not remade after its revert: %s", original, error)
+            return ()
+        finally:
+            _remove_all(made)
+        return tuple(path for _, path in made)
 
     def _make_variants(self, original: Path, destination: Path) -> list[tuple[Path, Path]]:
         """Each variant of the adopted `destination`, made anew from its new version `original`

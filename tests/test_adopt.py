@@ -282,3 +282,22 @@ def test_a_missing_thumbnail_is_made_with_its_refreshed_original(
     (result,) = records(completed)
     assert result["action"] == "refreshed" and result["variants"] == [str(thumb)]
     assert close_to(thumb, thumbnail_of(uploads.new_bodies[original]))
+
+
+def test_a_revert_puts_back_the_original_and_remakes_its_thumbnail_from_it(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    uploads = build_uploads(tmp_path, server, count=2)
+    run("adopt", str(uploads.root), "--sources", str(uploads.sources), "--variant", THUMBS)
+    original = uploads.root / "venues" / "hall-1" / "original_hero-1.jpg"
+    thumb = original.with_name("thumb_hero-1.jpg")
+    old = original.read_bytes()
+    refreshed = run("refresh", str(original), "--force", "--cache-dir", str(uploads.root))
+    assert refreshed.returncode == 0 and close_to(thumb, thumbnail_of(uploads.new_bodies[original]))
+
+    reverted = run("revert", str(original), "--json", "--cache-dir", str(uploads.root))
+
+    (result,) = records(reverted)
+    assert result["action"] == "reverted" and result["variants"] == [str(thumb)]
+    assert original.read_bytes() == old
+    assert close_to(thumb, thumbnail_of(old))  # the thumbnail went back with its original
