@@ -3,12 +3,13 @@ a total time limit, and a server's long Retry-After is not waited out."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,20 +46,28 @@ def cached(server: LoopbackServer, cache_dir: Path, names: list[str]) -> dict[st
     return {Path(r.url or "").stem: r.path for r in results if r.path is not None}
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "the run never got there"
         time.sleep(0.02)
 
 
-def start_refresh(cache_dir: Path, *options: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextlib.contextmanager
+def refreshing(cache_dir: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
+    """`refresh --force --all` running; killed, its pipes closed, if a test leaves it running."""
+    run = subprocess.Popen(
         [str(COMMAND), "refresh", "--force", "--all", "--cache-dir", str(cache_dir), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        yield run
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate(timeout=30)
 
 
 def stop_and_time(run: subprocess.Popen[str], signum: int) -> tuple[float, str]:
@@ -83,12 +92,12 @@ def test_ctrl_c_is_answered_within_a_second_whatever_the_download_waits_on(
     server.route("/stuck.jpg", WAITS[wait]())
     server.route("/quick.jpg", image(NEW))
     server.seen.clear()
-    run = start_refresh(cache_dir, "--timeout", "60")
-    wait_for(lambda: any(r.path == "/stuck.jpg" for r in server.seen))
-    wait_for(lambda: paths["quick"].read_bytes() == NEW)  # the rest of the batch went on
-    time.sleep(0.2)  # into the wait
+    with refreshing(cache_dir, "--timeout", "60") as run:
+        wait_for(lambda: any(r.path == "/stuck.jpg" for r in server.seen))
+        wait_for(lambda: paths["quick"].read_bytes() == NEW)  # the rest of the batch went on
+        time.sleep(0.2)  # into the wait
 
-    took, stderr = stop_and_time(run, signal.SIGINT)
+        took, stderr = stop_and_time(run, signal.SIGINT)
 
     assert run.returncode == 130, stderr
     assert took < 1.0, f"{took:.2f} s"
@@ -100,19 +109,20 @@ def test_ctrl_c_is_answered_within_a_second_whatever_the_download_waits_on(
 def test_ctrl_c_reaches_a_refresh_waiting_for_a_download_slot(
     server: LoopbackServer, cache_dir: Path
 ) -> None:
-    paths = cached(server, cache_dir, ["holder", "waiter"])
-    server.route("/holder.jpg", stall(NEW, after=100, seconds=30))
-    server.route("/waiter.jpg", image(NEW))
+    paths = cached(server, cache_dir, ["first", "second"])
+    for name in paths:  # whichever takes the only slot stalls in it; the other waits for it
+        server.route(f"/{name}.jpg", stall(NEW, after=100, seconds=30))
     server.seen.clear()
-    run = start_refresh(cache_dir, "--jobs", "1", "--timeout", "60")
-    wait_for(lambda: len(server.seen) == 1)  # one slot: the holder has it, the other waits
-    time.sleep(0.2)
+    with refreshing(cache_dir, "--jobs", "1", "--timeout", "60") as run:
+        wait_for(lambda: len(server.seen) >= 1)
+        time.sleep(0.2)  # the other refresh is at the slot by now, were it not held back
 
-    took, stderr = stop_and_time(run, signal.SIGINT)
+        took, stderr = stop_and_time(run, signal.SIGINT)
 
     assert run.returncode == 130 and took < 1.0, (took, stderr)
-    assert [r.path for r in server.seen] in (["/holder.jpg"], ["/waiter.jpg"])
+    assert len(server.seen) == 1  # the waiting refresh never made its request
     assert_old_or_new_and_no_leftovers(cache_dir, paths)
+    assert all(path.read_bytes() == OLD for path in paths.values())
 
 
 def test_sigterm_ends_a_run_like_ctrl_c_with_its_own_status(
@@ -121,10 +131,10 @@ def test_sigterm_ends_a_run_like_ctrl_c_with_its_own_status(
     paths = cached(server, cache_dir, ["stuck"])
     server.route("/stuck.jpg", silent(30))
     server.seen.clear()
-    run = start_refresh(cache_dir, "--timeout", "60")
-    wait_for(lambda: bool(server.seen))
+    with refreshing(cache_dir, "--timeout", "60") as run:
+        wait_for(lambda: bool(server.seen))
 
-    took, stderr = stop_and_time(run, signal.SIGTERM)
+        took, stderr = stop_and_time(run, signal.SIGTERM)
 
     assert run.returncode == 143 and took < 1.0, (took, stderr)
     assert "Traceback" not in stderr
