@@ -268,13 +268,18 @@ def test_cache_dir_on_an_adopted_folder_works_and_on_a_plain_one_is_refused(
     assert accepted.returncode == 0 and "6 image(s)" in accepted.stderr  # no rule: no variants
 
 
-def test_a_missing_thumbnail_is_made_with_its_refreshed_original(
-    server: LoopbackServer, tmp_path: Path
-) -> None:
+def adopted_pair(server: LoopbackServer, tmp_path: Path) -> tuple[Uploads, Path, Path]:
+    """A small adopted uploads tree with the thumbnail rule, and one original with its thumb."""
     uploads = build_uploads(tmp_path, server, count=2)
     run("adopt", str(uploads.root), "--sources", str(uploads.sources), "--variant", THUMBS)
     original = uploads.root / "venues" / "hall-1" / "original_hero-1.jpg"
-    thumb = original.with_name("thumb_hero-1.jpg")
+    return uploads, original, original.with_name("thumb_hero-1.jpg")
+
+
+def test_a_missing_thumbnail_is_made_with_its_refreshed_original(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    uploads, original, thumb = adopted_pair(server, tmp_path)
     thumb.unlink()
 
     completed = run("refresh", str(original), "--force", "--json", "--cache-dir", str(uploads.root))
@@ -287,10 +292,7 @@ def test_a_missing_thumbnail_is_made_with_its_refreshed_original(
 def test_a_revert_puts_back_the_original_and_remakes_its_thumbnail_from_it(
     server: LoopbackServer, tmp_path: Path
 ) -> None:
-    uploads = build_uploads(tmp_path, server, count=2)
-    run("adopt", str(uploads.root), "--sources", str(uploads.sources), "--variant", THUMBS)
-    original = uploads.root / "venues" / "hall-1" / "original_hero-1.jpg"
-    thumb = original.with_name("thumb_hero-1.jpg")
+    uploads, original, thumb = adopted_pair(server, tmp_path)
     old = original.read_bytes()
     refreshed = run("refresh", str(original), "--force", "--cache-dir", str(uploads.root))
     assert refreshed.returncode == 0 and close_to(thumb, thumbnail_of(uploads.new_bodies[original]))
