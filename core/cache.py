@@ -20,7 +20,7 @@ from core.naming import normalize_category
 from core.refresh import Refresher
 from core.scan import scan_adopted_folder, scan_cached_files
 from core.secrets import redact
-from core.settings import RefreshSettings, finishing_thread_count, worker_process_count
+from core.settings import RefreshSettings, refreshes_in_flight, worker_process_count
 from core.storage import CacheDirError, CacheStorage
 from core.validation import IMAGE_EXTENSIONS
 from core.variants import VariantRule, load_rules, save_rules
@@ -252,7 +252,7 @@ class ImageCache:
         requests = (
             RefreshRequest(entry, mode, allow_placeholder=allow_placeholder) for entry in entries
         )
-        in_flight = 2 * (self.settings.jobs + finishing_thread_count())
+        in_flight = refreshes_in_flight(self.settings.jobs)
         pending: set[Future[RefreshResult]] = set()
         try:
             while True:

@@ -57,6 +57,12 @@ def finishing_thread_count() -> int:
     return 2 * (os.cpu_count() or 1)
 
 
+def refreshes_in_flight(jobs: int) -> int:
+    """Refreshes handed to an executor at a time: twice its threads (the download slots and the
+    finishing threads), so none idles, and a cancel has few queued ones to drop."""
+    return 2 * (jobs + finishing_thread_count())
+
+
 def default_cache_dir() -> Path:
     """`IMAGE_REFRESH_CACHE_DIR`, else the platform's user cache folder."""
     configured = os.environ.get(CACHE_DIR_ENV)

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 from core.cache import ImageCache
 from core.cancellation import Cancellation
 from core.models import Action, ImageEntry, RefreshMode, RefreshRequest, RefreshResult
-from core.settings import finishing_thread_count
+from core.settings import refreshes_in_flight
 from gui.refresh_jobs import RefreshJob
 
 # Jobs made per turn of the event loop: a batch of 1,000 fills the pool over a few turns, and
@@ -123,7 +123,7 @@ class RefreshController(QObject):
     def _start_waiting(self) -> None:
         if self._cache is None:
             return
-        in_flight = 2 * (self._cache.settings.jobs + finishing_thread_count())
+        in_flight = refreshes_in_flight(self._cache.settings.jobs)
         for _ in range(JOBS_PER_TURN):
             if not self._waiting or len(self._jobs) >= in_flight:
                 return
