@@ -214,7 +214,7 @@ class HttpClient:
         final_url = response.url
         check_url(final_url)
         if response.status_code == 304 and conditional:
-            log.info("download url=%s status=304 bytes=0 (not modified)", redact(final_url))
+            log.debug("download url=%s status=304 bytes=0 (not modified)", redact(final_url))
             return FetchResult(final_url, 304, not_modified=True)
         if not 200 <= response.status_code < 300:
             raise RefreshError(
@@ -248,7 +248,7 @@ class HttpClient:
                 FailureReason.TRUNCATED,
                 f"the body was cut short: {received} of {declared} bytes arrived",
             )
-        log.info(
+        log.debug(
             "download url=%s status=%d bytes=%d", redact(final_url), response.status_code, received
         )
         return FetchResult(

@@ -39,9 +39,10 @@ class LogOutput:
 
 
 def configure_logging(verbose: bool, log_dir: Path | None = None) -> LogOutput:
-    """Send core records to a rotating file, and to stderr if `verbose`."""
+    """Send core records to a rotating file (INFO and up: one line per refresh), and to stderr
+    if `verbose`, with each step of a refresh at DEBUG."""
     logger = logging.getLogger(CORE_LOGGER)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     for old in [h for h in logger.handlers if h.name == HANDLER_NAME]:
         logger.removeHandler(old)
     formatter = logging.Formatter(LOG_FORMAT)
@@ -50,6 +51,7 @@ def configure_logging(verbose: bool, log_dir: Path | None = None) -> LogOutput:
         outputs.append(logging.StreamHandler())
     log_file = _open_log_file(log_dir or default_log_dir())
     if log_file is not None:
+        log_file.setLevel(logging.INFO)
         outputs.append(log_file)
     for output in outputs:
         output.setFormatter(formatter)

@@ -110,7 +110,10 @@ class Refresher:
         """
         mode = request.mode
         key = request.key
-        log.info("refresh %s force_refresh=%s mode=%s", redact(key), mode.force_refresh, mode.value)
+        # One INFO record per refresh, its outcome (below); this one shows with -v at DEBUG.
+        log.debug(
+            "refresh %s force_refresh=%s mode=%s", redact(key), mode.force_refresh, mode.value
+        )
         with self.storage.image_lock(key):
             entry = self.manifest.by_key(key)
             if entry is None:
@@ -134,8 +137,10 @@ class Refresher:
                     raise RefreshError(FailureReason.CANCELLED, "cancelled")
                 if before is not None and not replacing:
                     log.info(
-                        "cached %s at %s, no request made (mtime %.6f)",
+                        "cached %s force_refresh=%s mode=%s: no request made, %s kept (mtime %.6f)",
                         redact(key),
+                        mode.force_refresh,
+                        mode.value,
                         old_path,
                         before.mtime,
                     )
@@ -201,6 +206,14 @@ class Refresher:
                     FailureReason.DISK, f"cannot write the download ({error.strerror or error})"
                 ) from error
             if fetched.not_modified:
+                log.info(
+                    "unchanged %s force_refresh=%s mode=%s: status=304, the cached file is kept"
+                    " (mtime %s)",
+                    redact(entry.url),
+                    mode.force_refresh,
+                    mode.value,
+                    f"{before.mtime:.6f}" if before else "none",
+                )
                 updated = replace(entry, last_outcome=Action.UNCHANGED.value, last_error=None)
                 self._record(updated, before, before, mode, Action.UNCHANGED, None)
                 return self._result(updated, Action.UNCHANGED, mode, before, before)
@@ -229,7 +242,7 @@ class Refresher:
                 allow_placeholder=request.allow_placeholder,
             )
             if before is not None and old_path is not None:
-                log.info(
+                log.debug(
                     "deleting previous file %s (mtime %.6f, %d bytes) for the new download",
                     old_path,
                     before.mtime,
@@ -282,10 +295,16 @@ class Refresher:
                 "%s %s, but the manifest could not record it: %s", action, redact(entry.url), error
             )
         log.info(
-            "%s %s -> %s before_mtime=%s after_mtime=%.6f",
+            "%s %s force_refresh=%s mode=%s: status=%d bytes=%d -> %s, %s before_mtime=%s"
+            " after_mtime=%.6f",
             action.value,
             redact(entry.url),
+            mode.force_refresh,
+            mode.value,
+            fetched.status,
+            fetched.bytes_written,
             destination,
+            f"previous file deleted ({before.size} bytes);" if before else "no previous file;",
             f"{before.mtime:.6f}" if before else "none",
             after.mtime,
         )
@@ -391,9 +410,11 @@ class Refresher:
         }.get(error.reason, Action.FAILED)
         log.log(
             logging.INFO if action is Action.CANCELLED else logging.WARNING,
-            "%s %s: %s; the previous file is kept%s",
+            "%s %s force_refresh=%s mode=%s: %s; the previous file is kept%s",
             action.value,
             redact(entry.key),
+            mode.force_refresh,
+            mode.value,
             error.message,
             f" (mtime {before.mtime:.6f})" if before else " (there was none)",
         )

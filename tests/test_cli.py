@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import pytest
 
 from core import __version__
 from core.models import Action
+from core.settings import refreshes_in_flight
 from tests.cli_run import RESULT_KEYS, run_main
 from tests.server import (
     LoopbackServer,
@@ -474,9 +476,15 @@ def test_verbose_shows_log_records_with_the_force_refresh_value(
 
     assert code == 0
     assert "force_refresh=True" in err
-    assert "deleting previous file" in err
+    assert "DEBUG core.refresh: deleting previous file" in err  # each step, with -v
     assert f"download url={url} status=200 bytes={len(RED)}" in err
-    assert "INFO core." in err
+    assert re.search(
+        rf"INFO core.refresh: refreshed {re.escape(url)} force_refresh=True mode=force: "
+        rf"status=200 bytes={len(RED)} -> .*, previous file deleted \(\d+ bytes\); "
+        r"before_mtime=\d+\.\d{6} after_mtime=\d+\.\d{6}$",
+        err,
+        re.MULTILINE,
+    ), err
     assert [r["action"] for r in results_of(out)] == ["refreshed"]  # logs stay off stdout
 
 
@@ -646,3 +654,36 @@ def test_a_default_cache_dir_whose_parents_do_not_exist_yet_is_created(
     assert out == ""
     assert (fresh / ".image-refresh").is_dir()
     assert "0 image(s)" in err
+
+
+def test_a_batch_larger_than_the_refreshes_in_flight_is_refreshed_whole(
+    server: LoopbackServer, cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    count = 3 * refreshes_in_flight(4)  # refresh_many hands them out in several rounds
+    urls = [
+        server.route(f"/batch/{n}.jpg", sequence(image(RED), image(BLUE))) for n in range(count)
+    ]
+    code, out, _ = run_main(capsys, "add", *urls, "--cache-dir", str(cache_dir), "--json")
+    assert code == 0
+    added = by_url(results_of(out))
+    before = {url: backdate(Path(added[url]["path"])) for url in urls}
+
+    code, out, _ = run_main(
+        capsys,
+        "refresh",
+        "--force",
+        "--all",
+        "--jobs",
+        "4",
+        "--cache-dir",
+        str(cache_dir),
+        "--json",
+    )
+
+    assert code == 0
+    refreshed = by_url(results_of(out))
+    assert set(refreshed) == set(urls)
+    for url, result in refreshed.items():
+        assert result["action"] == "refreshed"
+        assert result["before_mtime"] == before[url] < result["after_mtime"]
+        assert Path(result["path"]).read_bytes() == BLUE

@@ -41,9 +41,10 @@ def test_seed_verification_force_refresh_replaces_file_and_logs_it(
 
     assert again == path
     messages = [r.getMessage() for r in core_log.records]
-    assert any("force_refresh=True" in m for m in messages)
-    assert any(m.startswith("deleting previous file") and str(path) in m for m in messages)
-    assert any(m.startswith(f"download url={url} status=200 bytes=") for m in messages)
+    # one line tells it all: the flag, the download, the file replaced and the deletion
+    (line,) = [m for m in messages if m.startswith(f"refreshed {url} ")]
+    assert f"force_refresh=True mode=force: status=200 bytes={len(path.read_bytes())}" in line
+    assert f" -> {path}, previous file deleted ({len(first_bytes)} bytes);" in line
     assert path.stat().st_mtime > first_mtime
     assert path.read_bytes() != first_bytes
     with Image.open(path) as decoded:

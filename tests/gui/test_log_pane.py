@@ -26,12 +26,12 @@ def test_a_force_refresh_is_logged_in_the_log_pane(
     qtbot.waitUntil(lambda: any("after_mtime" in line.text for line in dock.model.lines()))
 
     text = "\n".join(line.text for line in dock.model.lines())
-    assert f"refresh {url} force_refresh=True" in text
+    # one line per refresh holds every step: the flag, the download, the deletion, the mtimes
+    assert f"refreshed {url} force_refresh=True mode=force: status=200 bytes=" in text
     # Times a person reads, not POSIX seconds: "after_mtime=2026-11-30 02:33:11.358".
     assert re.search(r"after_mtime=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\b", text)
     assert not re.search(r"mtime[= ]\d{9,}\.\d", text), text
-    assert "deleting previous file" in text
-    assert f"download url={url} status=200" in text
+    assert "previous file deleted" in text
     shown = dock.filter.rowCount()
     dock.level.setCurrentText("Warnings")
     assert dock.filter.rowCount() < shown
