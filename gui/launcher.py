@@ -10,8 +10,6 @@ import multiprocessing
 import sys
 from collections.abc import Sequence
 
-from core import cli
-
 
 def open_window(args: argparse.Namespace) -> int:
     from gui.app import run  # noqa: PLC0415 - Qt is loaded only when the window is wanted
@@ -23,6 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # In the bundled program a refresh worker process starts as this same executable: this
     # runs the worker and never returns there (elsewhere it does nothing).
     multiprocessing.freeze_support()
+    # Imported here: a worker process runs this module too, and needs none of the command line.
+    from core import cli  # noqa: PLC0415
+
     return cli.main(argv, open_window=open_window)
 
 
