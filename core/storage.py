@@ -195,18 +195,30 @@ class CacheStorage:
 
     def absolute(self, rel_path: str) -> Path:
         # A lexical check (no symlink lookups): names come from naming.py or the manifest.
-        path = Path(os.path.normpath(self.root / rel_path))
-        if not path.is_relative_to(self.root) or path.is_relative_to(self.state_dir):
+        path = os.path.normpath(os.path.join(self.root, rel_path))
+        if not self._inside(path):
             raise ValueError(f"{rel_path!r} is outside the cache folder")
-        return path
+        return Path(path)
 
     def outside_link(self, path: Path) -> str | None:
         """Where `path` really leads, when a symlink on the way (a category folder, the file
         itself) takes it out of the cache or into our state; None when it stays inside."""
-        real = Path(os.path.realpath(path))
-        if real.is_relative_to(self.root) and not real.is_relative_to(self.state_dir):
+        lexical = os.path.normpath(path)
+        # The root is resolved: only a link below it can lead out, so only the few names below
+        # it are looked at (realpath looks at every folder from /, a cost on every refresh).
+        if self._inside(lexical) and not any(
+            os.path.islink(below) for below in _folders_down_to(self.root, lexical)
+        ):
             return None
-        return str(real)
+        real = os.path.realpath(path)
+        return None if self._inside(real) else real
+
+    def _inside(self, path: str) -> bool:
+        """Whether the normalized absolute `path` is in the cache and not in our state."""
+        root, state = str(self.root), str(self.state_dir)
+        return (path == root or path.startswith(root + os.sep)) and not (
+            path == state or path.startswith(state + os.sep)
+        )
 
     def relative(self, path: Path) -> str | None:
         """The cache-relative path of a file inside the cache, else None."""
@@ -214,6 +226,14 @@ class CacheStorage:
         if not resolved.is_relative_to(self.root) or resolved.is_relative_to(self.state_dir):
             return None
         return resolved.relative_to(self.root).as_posix()
+
+
+def _folders_down_to(root: Path, path: str) -> Iterator[str]:
+    """Each path from the one below `root` down to `path` (inside it), `path` included."""
+    below = str(root)
+    for name in path[len(below) + 1 :].split(os.sep):
+        below = os.path.join(below, name)
+        yield below
 
 
 def _listed_paths(listed: Path) -> list[Path]:
