@@ -214,3 +214,27 @@ def test_a_revert_puts_back_the_original_and_remakes_its_thumbnail_from_it(
     assert result["action"] == "reverted" and result["variants"] == [str(thumb)]
     assert original.read_bytes() == old
     assert close_to(thumb, thumbnail_of(old))  # the thumbnail went back with its original
+
+
+def test_a_refresh_and_a_revert_say_each_variants_file_before_and_after(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    uploads, original, thumb = adopted_pair(server, tmp_path)
+    old = thumb.stat()
+
+    with ImageCache(uploads.root) as cache:
+        entry = cache.find(str(original))
+        assert entry is not None
+        refreshed = cache.refresh(entry, RefreshMode.FORCE)
+        new = thumb.stat()
+        thumb.unlink()  # a revert remakes a missing variant too
+        reverted = cache.refresh(entry, RefreshMode.REVERT)
+
+    assert refreshed.variants is not None and reverted.variants is not None
+    (made,) = refreshed.variants
+    assert made.path == thumb
+    assert (made.before_mtime, made.before_size) == (old.st_mtime, old.st_size)
+    assert (made.after_mtime, made.after_size) == (new.st_mtime, new.st_size)
+    (remade,) = reverted.variants
+    assert (remade.before_mtime, remade.before_size) == (None, None)
+    assert (remade.after_mtime, remade.after_size) == (thumb.stat().st_mtime, thumb.stat().st_size)

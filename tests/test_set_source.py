@@ -10,8 +10,9 @@ import pytest
 from core.cache import ImageCache
 from core.models import Action, RefreshMode
 from core.sources import SourceRefusedError, SourceRow, import_sources, set_source
+from core.variants import VariantRule
 from tests.server import LoopbackServer, image
-from tests.uploads import SECRET, Uploads, build_uploads, listing, picture
+from tests.uploads import SECRET, THUMBS, Uploads, build_uploads, listing, picture
 
 
 @pytest.fixture
@@ -109,3 +110,21 @@ def test_an_import_refuses_a_row_whose_url_shows_the_mask(uploads: Uploads) -> N
     assert record["ok"] is False and "where a secret was hidden" in str(record["error"])
     assert entry is not None and entry.url is None
 
+
+def test_the_rules_of_an_adopted_folder_name_an_originals_variants(
+    uploads: Uploads, tmp_path: Path
+) -> None:
+    original = next(iter(uploads.originals))
+    with ImageCache(uploads.root) as cache:
+        assert cache.variant_rules == []
+        (entry,) = [e for e in cache.entries() if e.rel_path == rel(uploads, original)]
+        assert cache.variants_of(entry) == []
+    with ImageCache(uploads.root, adopt=True) as cache:
+        cache.adopt([VariantRule.parse(THUMBS)])
+    with ImageCache(uploads.root) as cache:
+        (rule,) = cache.variant_rules
+        assert cache.variants_of(entry) == [
+            (rule, original.with_name(original.name.replace("original_", "thumb_")))
+        ]
+    with ImageCache(tmp_path / "own-cache") as own:
+        assert own.variant_rules == []
