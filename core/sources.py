@@ -90,7 +90,7 @@ def import_sources(cache: ImageCache, rows: list[SourceRow]) -> list[dict[str, o
                 problem = "duplicate path: an earlier row already set this file's URL"
             seen.add(rel_path)
         if problem is None:
-            problem = _url_problem(row.url)
+            problem = url_problem(row.url)
         if problem is None and rel_path is not None:
             problem = cache.manifest.set_source(rel_path, row.url, _category(rel_path))
         records.append(_record(cache, row, rel_path, problem))
@@ -104,7 +104,7 @@ def set_source(cache: ImageCache, path: str, url: str) -> ImageEntry:
     url = url.strip()
     rel_path, problem = _inside(cache, path)
     if problem is None:
-        problem = _url_problem(url)
+        problem = url_problem(url)
     if problem is None and rel_path is not None:
         problem = cache.manifest.set_source(rel_path, url, _category(rel_path))
     entry = cache.manifest.by_path(rel_path) if problem is None and rel_path else None
@@ -113,7 +113,9 @@ def set_source(cache: ImageCache, path: str, url: str) -> ImageEntry:
     return entry
 
 
-def _url_problem(url: str) -> str | None:
+def url_problem(url: str) -> str | None:
+    """Why a source URL cannot be set (None: it can): not an http(s) URL, or one holding the
+    mask of a secret. The check of an import's rows and of a URL typed by hand."""
     try:
         check_url(url)
     except RefreshError:

@@ -1,5 +1,6 @@
 """The details pane: the proof of a refresh on top (the old and the new picture, the same size,
-with their times), then the facts, wrapped so nothing is cut, and the image's refresh history."""
+with their times), then an adopted original's variants (gui.variant_pictures), the facts,
+wrapped so nothing is cut, and the image's refresh history."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ from core.secrets import redact
 from gui.image_model import human_size
 from gui.picture import Picture
 from gui.result_text import clock, full_time, result_text
-from gui.rows import ImageRow
+from gui.rows import ImageRow, VariantFile
 from gui.thumbnails import PREVIEW_EDGE, ThumbnailKey, ThumbnailLoader
+from gui.variant_pictures import VariantPictures
 
 HISTORY_HEADERS = ["When", "Before → After", "Outcome"]
 FIELDS = (
@@ -143,8 +145,10 @@ class DetailsPane(QWidget):
         self.history.setAccessibleName("Refresh history")
         self.history.setMinimumHeight(120)
 
+        self.variants = VariantPictures(thumbnails)
         body = QWidget()
         layout = QVBoxLayout(body)
+        layout.addWidget(self.variants)
         layout.addLayout(form)
         self._actions_row = QHBoxLayout()  # buttons of other modules (see add_action_button)
         self._actions_row.addStretch(1)
@@ -178,6 +182,7 @@ class DetailsPane(QWidget):
         same_image = row is not None and self._row is not None and row.key == self._row.key
         if not same_image:
             self.history.setRowCount(0)
+            self.variants.show_variants([], None)
         self._row = row
         self.facts_area.setVisible(row is not None)
         if row is None:
@@ -226,6 +231,13 @@ class DetailsPane(QWidget):
                 cell = QTableWidgetItem(text)
                 cell.setToolTip(tooltip)
                 self.history.setItem(r, c, cell)
+
+    def show_variants(self, key: str, variants: list[VariantFile]) -> None:
+        """An adopted original's variants as they are on disk now (read off the GUI thread),
+        beside what its last refresh replaced of them."""
+        if self._row is None or self._row.key != key:
+            return
+        self.variants.show_variants(variants, self._row.result)
 
     def _keys(self) -> tuple[ThumbnailKey | None, ThumbnailKey | None]:
         row = self._row
