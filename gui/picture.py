@@ -14,9 +14,10 @@ class Picture(QWidget):
     """A picture fitted into the width it is given, up or down: the old version, which may be
     cached only at a thumbnail's size, shows as large as the new one."""
 
-    def __init__(self, caption: str) -> None:
+    def __init__(self, caption: str, max_height: int = PICTURE_MAX_HEIGHT) -> None:
         super().__init__()
         self.setAccessibleName(caption)
+        self._max_height = max_height
         self.setMinimumSize(80, 60)
         policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
@@ -51,7 +52,7 @@ class Picture(QWidget):
         return True
 
     def heightForWidth(self, width: int) -> int:
-        return min(PICTURE_MAX_HEIGHT, max(60, width * 5 // 8))
+        return min(self._max_height, max(60, width * 5 // 8))
 
     def sizeHint(self) -> QSize:
         return QSize(160, 100)

@@ -22,6 +22,7 @@ from gui.thumbnails import PREVIEW_EDGE, FileVersion, ThumbnailKey, ThumbnailLoa
 NOT_SHOWN_BEFORE = "(the old variant was not\nshown before the refresh)"
 NONE_BEFORE = "(there was no variant\nbefore the refresh)"
 NO_FILE_YET = "(no file yet: the next\nrefresh makes it)"
+VARIANT_MAX_HEIGHT = 130  # smaller than the original's: the facts below stay in sight
 
 
 class VariantPanel(QWidget):
@@ -32,19 +33,21 @@ class VariantPanel(QWidget):
         self.path = variant.path
         self.title = QLabel(f"{variant.path.name} · {variant.rule}")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.before = Picture(f"{variant.path.name} before the refresh")
-        self.after = Picture(variant.path.name)
+        self.before = Picture(f"{variant.path.name} before the refresh", VARIANT_MAX_HEIGHT)
+        self.after = Picture(variant.path.name, VARIANT_MAX_HEIGHT)
         self.before_caption = QLabel()
         self.after_caption = QLabel()
         for caption in (self.before_caption, self.after_caption):
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout = QGridLayout(self)
+        pictures = QGridLayout()  # the title stays out of it: one picture takes the whole width
+        pictures.addWidget(self.before, 0, 0)
+        pictures.addWidget(self.after, 0, 1)
+        pictures.addWidget(self.before_caption, 1, 0)
+        pictures.addWidget(self.after_caption, 1, 1)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 4)
-        layout.addWidget(self.title, 0, 0, 1, 2)
-        layout.addWidget(self.before, 1, 0)
-        layout.addWidget(self.after, 1, 1)
-        layout.addWidget(self.before_caption, 2, 0)
-        layout.addWidget(self.after_caption, 2, 1)
+        layout.addWidget(self.title)
+        layout.addLayout(pictures)
 
 
 class VariantPictures(QWidget):
