@@ -23,7 +23,7 @@ from core.secrets import redact
 from core.settings import RefreshSettings, refreshes_in_flight, worker_process_count
 from core.storage import CacheDirError, CacheStorage
 from core.validation import IMAGE_EXTENSIONS
-from core.variants import VariantRule, load_rules, save_rules
+from core.variants import VariantRule, load_rules, save_rules, variants_of
 from core.worker_processes import ProcessExecutor
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,17 @@ class ImageCache:
         found = scan_adopted_folder(self.storage, self._refresher.variant_rules)
         added, removed = self.manifest.sync_folder(found)
         return AdoptSummary(len(found), added, removed, self._refresher.variant_rules)
+
+    @property
+    def variant_rules(self) -> list[VariantRule]:
+        """An adopted folder's variant rules, as they were when it was opened (none for a cache
+        of our own); new rules apply by `adopt(rules)`, then opening the folder again."""
+        return list(self._refresher.variant_rules)
+
+    def variants_of(self, entry: ImageEntry) -> list[tuple[VariantRule, Path]]:
+        """The derived sizes an image's refresh makes anew, by its rules (they may not exist)."""
+        path = self.path_of(entry)
+        return variants_of(path, self._refresher.variant_rules) if path is not None else []
 
     def _take_stock(self) -> int:
         """Rows for the files on disk, for a new or rebuilt manifest; how many were found."""

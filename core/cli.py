@@ -510,7 +510,8 @@ def _print_result_line(result: RefreshResult, out: TextIO) -> None:
     badge = safety_cli.change_badge(result)
     line = f"{label:<10} {mtimes}  {badge}  {size:>9}  {where}"
     if result.variants:
-        line += f"\n{'':<10} remade: {', '.join(path.name for path in result.variants)}"
+        remade = ", ".join(variant.path.name for variant in result.variants)
+        line += f"\n{'':<10} remade: {remade}"
     if result.note:
         line += f"\n{'':<10} note: {result.note}"
     if result.error:

@@ -163,6 +163,18 @@ class Thumbnail:
 
 
 @dataclass(frozen=True, slots=True)
+class MadeVariant:
+    """One derived size an adopted original's refresh (or revert) made anew: its file, and
+    that file's mtime and size before (None: it was missing, and is created) and after."""
+
+    path: Path
+    before_mtime: float | None
+    before_size: int | None
+    after_mtime: float
+    after_size: int
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshResult:
     """The outcome of refreshing one target, with enough facts to verify it by eye."""
 
@@ -186,7 +198,7 @@ class RefreshResult:
     thumbnail: Thumbnail | None = None  # of the new file, when the caller asked for one
     change: PictureChange | None = None  # of a replacement that happened (safety net)
     note: str | None = None  # e.g. an adopted file whose new type does not match its name
-    variants: tuple[Path, ...] | None = None  # an adopted original's derived sizes, made anew
+    variants: tuple[MadeVariant, ...] | None = None  # an adopted original's, made anew
 
     @property
     def ok(self) -> bool:
@@ -224,5 +236,5 @@ class RefreshResult:
         if self.note is not None:
             record["note"] = self.note
         if self.variants is not None:
-            record["variants"] = [str(path) for path in self.variants]
+            record["variants"] = [str(variant.path) for variant in self.variants]
         return record

@@ -25,6 +25,7 @@ from core.models import (
     FailureReason,
     HistoryEntry,
     ImageEntry,
+    MadeVariant,
     PictureChange,
     RefreshError,
     RefreshMode,
@@ -181,6 +182,7 @@ class Refresher:
         in_place = old_path if self.storage.adopted else None
         temp = self.storage.new_temp_path(beside=in_place or self.storage.root)
         made: list[tuple[Path, Path]] = []  # an adopted original's variants: (temp, path)
+        variants_before: list[os.stat_result | None] = []  # the files they replace
         try:
             try:
                 with temp.open("xb") as out:
@@ -251,6 +253,7 @@ class Refresher:
             try:
                 if in_place is not None:
                     keep_access(destination, temp)
+                    variants_before = [_stat_or_none(path) for _, path in made]
                     # the variants first: the original is replaced last, or nothing is
                     install_together([*made, (temp, destination)], self.storage.new_temp_path)
                 else:
@@ -320,7 +323,7 @@ class Refresher:
             thumbnail=info.thumbnail,
             change=replacement.change,
             note=note,
-            variants=tuple(path for _, path in made) if in_place is not None else None,
+            variants=_made_variants(made, variants_before) if in_place is not None else None,
         )
 
     def _revert(
@@ -351,19 +354,20 @@ class Refresher:
             variants=variants,
         )
 
-    def _remake_variants(self, original: Path) -> tuple[Path, ...]:
+    def _remake_variants(self, original: Path) -> tuple[MadeVariant, ...]:
         """An adopted original's variants, made anew from it as it is now (after a revert, so
         they revert with it); an error is logged, the original's revert stands."""
         made: list[tuple[Path, Path]] = []
         try:
             made = self._make_variants(original, original)
+            before = [_stat_or_none(path) for _, path in made]
             install_together(made, self.storage.new_temp_path)
+            return _made_variants(made, before)
         except (RefreshError, OSError) as error:
             log.error("the variants of %s were not remade after its revert: %s", original, error)
             return ()
         finally:
             _remove_all(made)
-        return tuple(path for _, path in made)
 
     def _make_variants(self, original: Path, destination: Path) -> list[tuple[Path, Path]]:
         """Each variant of the adopted `destination`, made anew from its new version `original`
@@ -460,7 +464,7 @@ class Refresher:
         thumbnail: Thumbnail | None = None,
         change: PictureChange | None = None,
         note: str | None = None,
-        variants: tuple[Path, ...] | None = None,
+        variants: tuple[MadeVariant, ...] | None = None,
     ) -> RefreshResult:
         return RefreshResult(
             url=entry.url,
@@ -493,6 +497,32 @@ def _type_note(path: Path, extension: str, format_name: str) -> str | None:
     if path.suffix.lower() in same.get(extension, {extension}):
         return None
     return f"the server sent a {format_name} image; kept the name {path.name}"
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
+def _made_variants(
+    made: list[tuple[Path, Path]], before: list[os.stat_result | None]
+) -> tuple[MadeVariant, ...]:
+    """The variants now in place, with the files they replaced (`before`, in the same order)."""
+    variants = []
+    for (_, path), old in zip(made, before, strict=True):
+        new = path.stat()
+        variants.append(
+            MadeVariant(
+                path,
+                old.st_mtime if old else None,
+                old.st_size if old else None,
+                new.st_mtime,
+                new.st_size,
+            )
+        )
+    return tuple(variants)
 
 
 def _remove_all(made: list[tuple[Path, Path]]) -> None:

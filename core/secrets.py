@@ -28,9 +28,11 @@ SECRET_PARAMETERS = frozenset(
         "X-Goog-Credential",
     )
 )
-# One `name=value` pair of a query: up to the next `&`, `;` or the fragment.
 # The password of `scheme://user:password@host/`, which is as secret as a token.
-_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)[^/?#@]*(?=@)")
+_PASSWORD = re.compile(
+    r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)(?P<password>[^/?#@]*)(?=@)"
+)
+# One `name=value` pair of a query: up to the next `&`, `;` or the fragment.
 _PAIR = re.compile(r"(?P<name>[^&;=#]*)(?P<equals>=?)(?P<value>[^&;#]*)")
 
 
@@ -44,13 +46,17 @@ def redact(url: str | None) -> str | None:
     if url is None:
         return None
     url = _PASSWORD.sub(rf"\g<head>{MASK}", url, count=1)
+    start, end = _query_span(url)
+    return f"{url[:start]}{_PAIR.sub(_mask_pair, url[start:end])}{url[end:]}"
+
+
+def _query_span(url: str) -> tuple[int, int]:
+    """Where the query is in `url`: after the `?`, before the fragment (empty if none)."""
     query_at = url.find("?")
     if query_at < 0:
-        return url
+        return len(url), len(url)
     fragment_at = url.find("#", query_at)
-    end = len(url) if fragment_at < 0 else fragment_at
-    query = _PAIR.sub(_mask_pair, url[query_at + 1 : end])
-    return f"{url[: query_at + 1]}{query}{url[end:]}"
+    return query_at + 1, len(url) if fragment_at < 0 else fragment_at
 
 
 def _mask_pair(match: re.Match[str]) -> str:
@@ -62,6 +68,21 @@ def _mask_pair(match: re.Match[str]) -> str:
 
 def _decoded(name: str) -> str:
     return unquote_plus(name) if "%" in name or "+" in name else name
+
+
+def shows_a_mask(url: str) -> bool:
+    """Whether `url` holds `***` where `redact` hides a secret (a URL copied from what the
+    program shows): sent to its server, it would ask for the mask, not the image."""
+    password = _PASSWORD.match(url)
+    if password is not None and unquote_plus(password["password"]) == MASK:
+        return True
+    start, end = _query_span(url)
+    return any(
+        match["equals"]
+        and _decoded(match["name"]).lower() in SECRET_PARAMETERS
+        and unquote_plus(match["value"]) == MASK
+        for match in _PAIR.finditer(url[start:end])
+    )
 
 
 def redacted(url: str | None) -> str:

@@ -1,8 +1,10 @@
-"""Source URLs from a web app's database export (CSV or JSON lines), matched to files on disk.
+"""Source URLs of an adopted folder's files: from a web app's database export (CSV or JSON
+lines), matched to files on disk, or one at a time by hand.
 
 A file's URL cannot be derived from its name in an uploads folder: it lives in the app's
 database. An export with a `path` and a `url` for each image gives them; every row gets an
-answer (set, unknown path, outside the folder, not an http/https URL, duplicate path).
+answer (set, unknown path, outside the folder, not an http/https URL, duplicate path). A URL
+that holds `***` where a secret was hidden (copied from what the program shows) is refused.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pathlib import Path, PurePosixPath
 
 from core.cache import ImageCache
 from core.http_client import check_url
-from core.models import RefreshError
-from core.secrets import redact
+from core.models import ImageEntry, RefreshError
+from core.secrets import redact, shows_a_mask
 from core.settings import DEFAULT_CATEGORY
 from core.validation import IMAGE_EXTENSIONS
 
@@ -25,6 +27,10 @@ SOURCE_SET = "source-set"
 
 class SourcesFileError(Exception):
     """The file cannot be read as sources at all (no path/url columns, not CSV or JSON)."""
+
+
+class SourceRefusedError(ValueError):
+    """A source URL not set, and why (the message); nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +90,39 @@ def import_sources(cache: ImageCache, rows: list[SourceRow]) -> list[dict[str, o
                 problem = "duplicate path: an earlier row already set this file's URL"
             seen.add(rel_path)
         if problem is None:
-            try:
-                check_url(row.url)
-            except RefreshError:
-                problem = "not an http or https URL"
+            problem = url_problem(row.url)
         if problem is None and rel_path is not None:
             problem = cache.manifest.set_source(rel_path, row.url, _category(rel_path))
         records.append(_record(cache, row, rel_path, problem))
     return records
+
+
+def set_source(cache: ImageCache, path: str, url: str) -> ImageEntry:
+    """Give one image its source URL by hand (`path` relative to the folder or absolute inside
+    it), checked as an import's row is; the entry as it is now. SourceRefusedError says why
+    not, and nothing is changed."""
+    url = url.strip()
+    rel_path, problem = _inside(cache, path)
+    if problem is None:
+        problem = url_problem(url)
+    if problem is None and rel_path is not None:
+        problem = cache.manifest.set_source(rel_path, url, _category(rel_path))
+    entry = cache.manifest.by_path(rel_path) if problem is None and rel_path else None
+    if entry is None:
+        raise SourceRefusedError(problem or "the image is no longer in the folder")
+    return entry
+
+
+def url_problem(url: str) -> str | None:
+    """Why a source URL cannot be set (None: it can): not an http(s) URL, or one holding the
+    mask of a secret. The check of an import's rows and of a URL typed by hand."""
+    try:
+        check_url(url)
+    except RefreshError:
+        return "not an http or https URL"
+    if shows_a_mask(url):
+        return "the URL holds *** where a secret was hidden: give the full URL"
+    return None
 
 
 def _inside(cache: ImageCache, text: str) -> tuple[str | None, str | None]:

@@ -1,16 +1,15 @@
 """The details pane: the proof of a refresh on top (the old and the new picture, the same size,
-with their times), then the facts, wrapped so nothing is cut, and the image's refresh history."""
+with their times), then an adopted original's variants (gui.variant_pictures), the facts,
+wrapped so nothing is cut, and the image's refresh history."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
+    QAction,
     QFontMetrics,
-    QPainter,
-    QPaintEvent,
-    QPixmap,
     QResizeEvent,
     QTextOption,
 )
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTextEdit,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -34,14 +34,13 @@ from PySide6.QtWidgets import (
 from core.models import HistoryEntry
 from core.secrets import redact
 from gui.image_model import human_size
+from gui.picture import Picture
 from gui.result_text import clock, full_time, result_text
-from gui.rows import ImageRow
-from gui.thumbnails import GRID_EDGE, PREVIEW_EDGE, TABLE_EDGE, ThumbnailKey, ThumbnailLoader
+from gui.rows import ImageRow, VariantFile
+from gui.thumbnails import PREVIEW_EDGE, ThumbnailKey, ThumbnailLoader
+from gui.variant_pictures import VariantPictures
 
 HISTORY_HEADERS = ["When", "Before → After", "Outcome"]
-# Sizes an old picture may still be cached at, best first, for the before/after view.
-PICTURE_EDGES = (PREVIEW_EDGE, GRID_EDGE, TABLE_EDGE)
-PICTURE_MAX_HEIGHT = 200
 FIELDS = (
     "Name",
     "Status",
@@ -60,61 +59,6 @@ FIELDS = (
 
 def _seconds(mtime: float | None) -> str:
     return clock(mtime)[:8]
-
-
-class Picture(QWidget):
-    """A picture fitted into the width it is given, up or down: the old version, which may be
-    cached only at a thumbnail's size, shows as large as the new one."""
-
-    def __init__(self, caption: str) -> None:
-        super().__init__()
-        self.setAccessibleName(caption)
-        self.setMinimumSize(80, 60)
-        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        policy.setHeightForWidth(True)
-        self.setSizePolicy(policy)
-        self._pixmap = QPixmap()
-        self._text = ""
-
-    def show_pixmap(self, pixmap: QPixmap) -> None:
-        self._pixmap, self._text = pixmap, ""
-        self.update()
-
-    def show_text(self, text: str) -> None:
-        self._pixmap, self._text = QPixmap(), text
-        self.update()
-
-    def text(self) -> str:
-        return self._text
-
-    def shown_rect(self) -> QRect:
-        """Where the picture is drawn, in this widget (empty when it shows text)."""
-        if self._pixmap.isNull():
-            return QRect()
-        size = self._pixmap.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        return QRect(
-            (self.width() - size.width()) // 2,
-            (self.height() - size.height()) // 2,
-            size.width(),
-            size.height(),
-        )
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        return min(PICTURE_MAX_HEIGHT, max(60, width * 5 // 8))
-
-    def sizeHint(self) -> QSize:
-        return QSize(160, 100)
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        if self._pixmap.isNull():
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._text)
-            return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(self.shown_rect(), self._pixmap)
 
 
 class WrappedValue(QTextEdit):
@@ -201,11 +145,14 @@ class DetailsPane(QWidget):
         self.history.setAccessibleName("Refresh history")
         self.history.setMinimumHeight(120)
 
+        self.variants = VariantPictures(thumbnails)
         body = QWidget()
         layout = QVBoxLayout(body)
+        layout.addWidget(self.variants)
         layout.addLayout(form)
-        self.actions_row = QHBoxLayout()  # buttons other modules add (gui.safety_net: Revert)
-        layout.addLayout(self.actions_row)
+        self._actions_row = QHBoxLayout()  # buttons of other modules (see add_action_button)
+        self._actions_row.addStretch(1)
+        layout.addLayout(self._actions_row)
         layout.addWidget(QLabel("Refresh history:"))
         layout.addWidget(self.history, 1)
         self.facts_area = QScrollArea()
@@ -220,11 +167,22 @@ class DetailsPane(QWidget):
         self.setMinimumWidth(260)
         self.show_row(None)
 
+    def add_action_button(self, action: QAction) -> QToolButton:
+        """A button for an action on the shown image (Revert to Previous, Set Source URL…),
+        after those added before."""
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setAccessibleName(action.text().replace("&", ""))
+        self._actions_row.insertWidget(self._actions_row.count() - 1, button)
+        return button
+
     def show_row(self, row: ImageRow | None) -> None:
         """Show a row; the same row again (a new state) updates what changed."""
         same_image = row is not None and self._row is not None and row.key == self._row.key
         if not same_image:
             self.history.setRowCount(0)
+            self.variants.show_variants([], None)
         self._row = row
         self.facts_area.setVisible(row is not None)
         if row is None:
@@ -274,6 +232,13 @@ class DetailsPane(QWidget):
                 cell.setToolTip(tooltip)
                 self.history.setItem(r, c, cell)
 
+    def show_variants(self, key: str, variants: list[VariantFile]) -> None:
+        """An adopted original's variants as they are on disk now (read off the GUI thread),
+        beside what its last refresh replaced of them."""
+        if self._row is None or self._row.key != key:
+            return
+        self.variants.show_variants(variants, self._row.result)
+
     def _keys(self) -> tuple[ThumbnailKey | None, ThumbnailKey | None]:
         row = self._row
         if row is None:
@@ -304,14 +269,7 @@ class DetailsPane(QWidget):
         self.before.setVisible(comparing)
         self.before_caption.setVisible(comparing)
         if comparing and previous is not None and row.result is not None:
-            old = next(
-                (
-                    p
-                    for edge in PICTURE_EDGES
-                    if (p := self._thumbnails.cached((*previous[:3], edge)))
-                ),
-                None,
-            )
+            old = self._thumbnails.cached_version(previous[:3])
             if old is not None:
                 self.before.show_pixmap(old)
             else:

@@ -31,6 +31,7 @@ from gui.app_settings import Preferences
 
 DEFAULT_CATEGORIES = ["events", "performers", "venues", "images"]
 SKIPPED_SHOWN = 3  # skipped lines named in a message; the rest are counted
+PROBLEM_STYLE = "color: #b03030"  # why a dialog's input was not taken
 
 
 def _words(text: str) -> list[str]:
@@ -97,7 +98,7 @@ class AddUrlsDialog(QDialog):
         self.category.setAccessibleName("Category")
         self.problem = QLabel()
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #b03030")
+        self.problem.setStyleSheet(PROBLEM_STYLE)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -353,6 +353,20 @@ class ImageTableModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(position, 0), self.index(position, len(Column) - 1))
         self._resort_if_moved(old, new)
 
+    def replace_row(self, key: str, row: ImageRow) -> None:
+        """Put `row` where the row of `key` is, under its own key (an image given a new source
+        URL is known by it from now on); the last scan's verdict stays with the file."""
+        position = self._index_of_key.get(key)
+        if position is None:
+            return
+        verdict = self._health.pop(key, None)
+        if verdict is not None:
+            self._health[row.key] = verdict
+        old, self._rows[position] = self._rows[position], row
+        self._reindex()
+        self.dataChanged.emit(self.index(position, 0), self.index(position, len(Column) - 1))
+        self._resort_if_moved(old, row)
+
     def set_state(self, keys: Iterable[str], state: RowState) -> None:
         """One dataChanged for all the rows: 1,000 rows queued at once are one update, not 1,000."""
         positions = []

@@ -57,8 +57,10 @@ from PySide6.QtWidgets import (
 from core.cache import ImageCache
 from core.logging_setup import CORE_LOGGER
 from core.models import ImageEntry, RefreshMode, RefreshResult
+from core.variants import VariantRule
 from gui import cache_loading
 from gui.actions import Actions
+from gui.adopted_folder import AdoptedFolderActions
 from gui.app_settings import AppSettings, Preferences
 from gui.cell_paint import TwoLineDelegate
 from gui.details_pane import DetailsPane
@@ -164,6 +166,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.safety = SafetyNetActions(self)  # revert, Ctrl+Z, placeholders, changed only
         self.health = HealthPanel(self)  # Health menu, column filter, status, reports
+        self.adopted = AdoptedFolderActions(self)  # Set Source URL…, Folder Settings…
         self._restore_window_state()
         self._update_actions()
 
@@ -263,7 +266,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus_and_toolbar(self) -> None:
         a = self.commands
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(a.open_folder)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(a.import_sources)
@@ -460,10 +463,13 @@ class MainWindow(QMainWindow):
         c.batch_finished.connect(self._on_batch_finished)
 
     # --- opening a cache ------------------------------------------------------------------------
-    def open_cache(self, folder: Path, remember: bool = True) -> None:
+    def open_cache(
+        self, folder: Path, remember: bool = True, rules: list[VariantRule] | None = None
+    ) -> None:
         """Open a cache folder in the background; `cache_opened` or `cache_failed` follows.
 
         `remember`: store it as the folder to open next time (not for the demo's temporary one).
+        `rules`: an adopted folder's new variant rules, saved as it is opened (Folder Settings).
         """
         if self.controller.is_running():
             self.statusBar().showMessage(
@@ -473,7 +479,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {folder}…")
         settings = self.preferences.refresh_settings()
         self.background.run(
-            lambda: cache_loading.load_cache(folder, settings),
+            lambda: cache_loading.load_cache(folder, settings, rules),
             functools.partial(self._on_cache_loaded, remember=remember),
             self._on_cache_failed,
         )
@@ -566,6 +572,10 @@ class MainWindow(QMainWindow):
             positions = [proxy.mapToSource(proxy.index(p, Column.NAME)).row() for p in positions]
         return [rows[position] for position in positions]
 
+    def single_selected_row(self) -> ImageRow | None:
+        """The selected row when exactly one is (without listing a selection of thousands)."""
+        return self.selected_rows()[0] if len(self._selected_positions()) == 1 else None
+
     def _selected_positions(self) -> list[int]:
         """The view's rows with a selected cell, top to bottom, read from the selection's ranges.
 
@@ -588,7 +598,7 @@ class MainWindow(QMainWindow):
         elif positions := self._selected_positions():
             first = self.proxy.mapToSource(self.proxy.index(positions[0], Column.NAME))
             row = self.model.data(first, Role.ROW)
-        self._show_details(row)
+        self.show_details(row)
 
     def _on_rows_changed(self, top: QModelIndex, bottom: QModelIndex) -> None:
         """The row in the details pane changed state (queued, downloading, done): say so there
@@ -601,11 +611,13 @@ class MainWindow(QMainWindow):
             if row is not None and row is not shown:
                 finished = shown is not None and row.result is not shown.result
                 if finished:
-                    self._show_details(row)  # a new result: its history too
+                    self.show_details(row)  # a new result: its history too
                 else:
                     self.details.show_row(row)
 
-    def _show_details(self, row: ImageRow | None) -> None:
+    def show_details(self, row: ImageRow | None) -> None:
+        """Show a row in the details pane, then its history (and an adopted original's
+        variants), read in the background."""
         self.details.show_row(row)
         if row is not None and self.cache is not None:
             cache, entry, key = self.cache, row.entry, row.key
@@ -614,6 +626,12 @@ class MainWindow(QMainWindow):
                 lambda history: self.details.show_history(key, history),
                 lambda message: log.warning("could not read the history: %s", message),
             )
+            if cache.variant_rules:
+                self.background.run(
+                    functools.partial(cache_loading.variant_files, cache, entry),
+                    functools.partial(self.details.show_variants, key),
+                    lambda message: log.warning("could not read the variants: %s", message),
+                )
 
     def _context_menu(self, view: QAbstractItemView, position: Any) -> None:
         if view.indexAt(position).isValid():

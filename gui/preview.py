@@ -7,7 +7,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from core.secrets import redact
-from gui.details_pane import Picture
+from gui.picture import Picture
 from gui.result_text import full_time, result_text
 from gui.rows import ImageRow
 from gui.thumbnails import ThumbnailKey, ThumbnailLoader

@@ -158,7 +158,7 @@ def result_tooltip(row: ImageRow) -> str:
     if result.note:
         lines.append(f"note: {result.note}")
     if result.variants:
-        lines.append(f"remade: {', '.join(path.name for path in result.variants)}")
+        lines.append(f"remade: {', '.join(variant.path.name for variant in result.variants)}")
     if result.error:
         lines.append(f"reason: {result.error}")
         lines.append("The previous file was kept unchanged.")

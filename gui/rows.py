@@ -29,6 +29,16 @@ class FileFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class VariantFile:
+    """A derived size of an adopted original (`thumb_x.jpg` of `original_x.jpg`), as it is on
+    disk now: its rule in words, and a stat taken off the GUI thread (None: no file yet)."""
+
+    path: Path
+    rule: str
+    file: FileFacts | None
+
+
+@dataclass(frozen=True, slots=True)
 class ImageRow:
     entry: ImageEntry
     path: Path | None

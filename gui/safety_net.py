@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QToolButton
 
 from core.models import PictureChange, RefreshMode, RefreshResult
 from core.placeholders import PlaceholderList
@@ -93,12 +92,7 @@ class SafetyNetActions(QObject):
         for action in (self.revert, self.allow_placeholders, self.mark_placeholder):
             w.context_menu.insertAction(a.copy_url, action)
         w.context_menu.insertSeparator(a.copy_url)
-        button = QToolButton()
-        button.setDefaultAction(self.revert)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        button.setAccessibleName("Revert to Previous")
-        w.details.actions_row.addWidget(button)
-        w.details.actions_row.addStretch(1)
+        w.details.add_action_button(self.revert)
 
     def _connect(self) -> None:
         w = self.window

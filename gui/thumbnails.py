@@ -21,10 +21,13 @@ from core.validation import make_thumbnail
 from gui.tasks import TaskRunner
 
 ThumbnailKey = tuple[str, float, int, int]
+FileVersion = tuple[str, float, int]  # path, mtime, size: a ThumbnailKey without its edge
 
 TABLE_EDGE = 48
 GRID_EDGE = 128
 PREVIEW_EDGE = 320
+# Sizes an old picture may still be cached at, best first, for a before/after view.
+OLD_PICTURE_EDGES = (PREVIEW_EDGE, GRID_EDGE, TABLE_EDGE)
 
 
 def decode_thumbnail(path: Path, edge: int, version: tuple[float, int] | None = None) -> QImage:
@@ -97,6 +100,11 @@ class ThumbnailLoader(QObject):
         if pixmap is not None:
             self._cache.move_to_end(key)
         return pixmap
+
+    def cached_version(self, version: FileVersion) -> QPixmap | None:
+        """A version of a file as it was once shown, at the best size still cached: a file a
+        refresh replaced can no longer be decoded, so its picture is what was kept."""
+        return next((p for edge in OLD_PICTURE_EDGES if (p := self.cached((*version, edge)))), None)
 
     def pixmap(self, key: ThumbnailKey) -> QPixmap:
         """The thumbnail if ready; otherwise a placeholder, and the decode is queued."""

@@ -4,108 +4,31 @@ refreshed at their own paths with their thumbnails remade, and no secret ever sh
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
-import stat
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from core.cache import ImageCache
 from core.models import Action, RefreshMode
-from tests.server import LoopbackServer, Responder, image, send, sequence
+from tests.server import LoopbackServer, Responder, image, send
+from tests.uploads import (
+    KINDS,
+    SECRET,
+    THUMBS,
+    Uploads,
+    build_uploads,
+    close_to,
+    listing,
+    picture,
+    thumbnail_of,
+)
 
 COMMAND = Path(sys.executable).with_name("image-refresh")
-SECRET = "AIzaSyTOPSECRETvalue123"
-THUMBS = "original_:thumb_:250x250:crop"
-KINDS = ("venues", "performers", "google_place_images")
-
-
-def picture(colour: tuple[int, int, int], size: tuple[int, int], fmt: str = "JPEG") -> bytes:
-    """A picture with a colour gradient, so a crop shows which part was kept."""
-    base = Image.new("RGB", size, colour)
-    ramp = Image.linear_gradient("L").resize(size)
-    out = io.BytesIO()
-    Image.merge("RGB", (ramp, base.getchannel(1), base.getchannel(2))).save(out, fmt)
-    return out.getvalue()
-
-
-@dataclass
-class Uploads:
-    root: Path
-    sources: Path
-    originals: dict[Path, str] = field(default_factory=dict)  # original -> its source URL
-    new_bodies: dict[Path, bytes] = field(default_factory=dict)
-    unsourced: list[Path] = field(default_factory=list)
-
-
-def build_uploads(tmp_path: Path, server: LoopbackServer, count: int = 30) -> Uploads:
-    """Three kinds of images in nested slug folders, original_/thumb_ pairs, a PNG saved as
-    .jpg, hidden files, files without a source, and a CSV export with bad rows and keyed URLs."""
-    root = tmp_path / "uploads"
-    uploads = Uploads(root, tmp_path / "export.csv")
-    rows: list[dict[str, str]] = []
-    for n in range(count):
-        for kind in KINDS:
-            if kind == "venues":
-                folder, name = root / kind / f"hall-{n}", f"hero-{n}.jpg"
-            elif kind == "performers":
-                folder, name = root / kind / f"lee-park-{n}-{100 + n}", f"face{n}.jpg"
-            else:
-                folder, name = root / kind / f"place-{n}", f"google_place_{n}.jpg"
-            folder.mkdir(parents=True)
-            original = folder / f"original_{name}"
-            old_colour, new_colour = (20 + n, 40, 200), (200, 40 + n, 20)
-            as_png = kind == "google_place_images" and n % 5 == 0  # saved as .jpg, really PNG
-            original.write_bytes(picture(old_colour, (640, 480), "PNG" if as_png else "JPEG"))
-            (folder / f"thumb_{name}").write_bytes(picture(old_colour, (250, 250)))
-            if kind == "performers" and n % 7 == 0:
-                uploads.unsourced.append(original)  # the database knows no source for it
-                continue
-            route = f"/{kind}/{n}/{name}"
-            new_body = picture(new_colour, (800, 600), "PNG" if as_png else "JPEG")
-            server.route(route, sequence(image(new_body)))
-            url = server.url(route)
-            if kind == "google_place_images":
-                url += f"?maxwidth=800&photo_reference=ref{n}&key={SECRET}"
-            uploads.originals[original] = url
-            uploads.new_bodies[original] = new_body
-            rows.append({"path": str(original.relative_to(root)), "url": url})
-    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
-    (root / "venues" / ".cache").mkdir()
-    (root / "venues" / ".cache" / "x.jpg").write_bytes(picture((1, 2, 3), (10, 10)))
-    rows += [
-        {"path": "venues/nowhere/original_gone.txt", "url": server.url("/x.jpg")},  # unknown
-        {"path": "../outside/original_x.jpg", "url": server.url("/x.jpg")},  # outside
-        {"path": rows[0]["path"], "url": rows[0]["url"]},  # duplicate path
-        {"path": str(uploads.unsourced[0].relative_to(root)), "url": "ftp://files/a.jpg"},  # bad
-    ]
-    with uploads.sources.open("w", newline="") as out:
-        writer = csv.DictWriter(out, ["id", "path", "url"])
-        writer.writeheader()
-        writer.writerows({"id": str(i), **row} for i, row in enumerate(rows))
-    return uploads
-
-
-def listing(root: Path) -> dict[str, tuple[bytes, int, int]]:
-    """Every file and folder below `root`: the bytes, mtime and permission bits of files (a
-    folder's own mtime changes with any file replaced in it, so only its name and mode count)."""
-    found: dict[str, tuple[bytes, int, int]] = {}
-    for path in sorted(root.rglob("*")):
-        info = path.stat()
-        mode = stat.S_IMODE(info.st_mode)
-        if path.is_file():
-            found[str(path.relative_to(root))] = (path.read_bytes(), info.st_mtime_ns, mode)
-        else:
-            found[str(path.relative_to(root))] = (b"", 0, mode)
-    return found
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -116,18 +39,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def records(completed: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in completed.stdout.splitlines()]
-
-
-def thumbnail_of(body: bytes) -> Image.Image:
-    """The reference: Pillow's centre crop of the new original to 250x250."""
-    with Image.open(io.BytesIO(body)) as opened:
-        return ImageOps.fit(opened.convert("RGB"), (250, 250), Image.Resampling.LANCZOS)
-
-
-def close_to(path: Path, reference: Image.Image) -> bool:
-    with Image.open(path) as made:
-        difference = ImageChops.difference(made.convert("RGB"), reference)
-        return max(ImageStat.Stat(difference).mean) < 6  # JPEG noise, not another crop
 
 
 @pytest.mark.warnings_expected  # the refused rows and the unsourced files are reported
@@ -303,3 +214,27 @@ def test_a_revert_puts_back_the_original_and_remakes_its_thumbnail_from_it(
     assert result["action"] == "reverted" and result["variants"] == [str(thumb)]
     assert original.read_bytes() == old
     assert close_to(thumb, thumbnail_of(old))  # the thumbnail went back with its original
+
+
+def test_a_refresh_and_a_revert_say_each_variants_file_before_and_after(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    uploads, original, thumb = adopted_pair(server, tmp_path)
+    old = thumb.stat()
+
+    with ImageCache(uploads.root) as cache:
+        entry = cache.find(str(original))
+        assert entry is not None
+        refreshed = cache.refresh(entry, RefreshMode.FORCE)
+        new = thumb.stat()
+        thumb.unlink()  # a revert remakes a missing variant too
+        reverted = cache.refresh(entry, RefreshMode.REVERT)
+
+    assert refreshed.variants is not None and reverted.variants is not None
+    (made,) = refreshed.variants
+    assert made.path == thumb
+    assert (made.before_mtime, made.before_size) == (old.st_mtime, old.st_size)
+    assert (made.after_mtime, made.after_size) == (new.st_mtime, new.st_size)
+    (remade,) = reverted.variants
+    assert (remade.before_mtime, remade.before_size) == (None, None)
+    assert (remade.after_mtime, remade.after_size) == (thumb.stat().st_mtime, thumb.stat().st_size)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from core.reports import ReportRow, picture_of, write_report
-from core.secrets import redact
+from core.secrets import redact, shows_a_mask
 from tests.browser import dom_after_load, screenshot
 from tests.cli_run import run_main
 from tests.health_fixtures import HealthCache, make_health_cache
@@ -72,6 +72,22 @@ def test_redact_hides_the_values_of_secret_parameters(url: str, shown: str) -> N
 
 def test_redact_keeps_none() -> None:
     assert redact(None) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("https://x/a.jpg?key=***&w=2", True),
+        ("https://x/a.jpg?X-Amz-Signature=%2A%2A%2A", True),
+        ("https://bob:***@x/a.jpg", True),
+        ("https://x/a.jpg?key=K1&w=2", False),
+        ("https://x/a.jpg?monkey=***", False),  # not a secret's place: a real value
+        ("https://x/a.jpg#key=***", False),  # a fragment is never sent
+        ("https://x/a.jpg", False),
+    ],
+)
+def test_a_url_showing_the_mask_in_a_secrets_place_is_told(url: str, masked: bool) -> None:
+    assert shows_a_mask(url) is masked
 
 
 # --- CSV ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
@@ -31,9 +32,16 @@ def test_image_model_and_filter_proxy_pass_the_model_tester(
         window.refresh_entries([opened.row(opened.urls[0]).entry], force_refresh=True)
     window.model.remove_keys(opened.urls[1:2])
     window.model.set_rows(window.model.rows())
+    renamed = replace(
+        opened.row(opened.urls[2]),
+        entry=replace(opened.row(opened.urls[2]).entry, url=f"{opened.urls[2]}?v=2"),
+    )  # a source URL set by hand: the row is known by its new key
+    window.model.replace_row(opened.urls[2], renamed)
 
     assert window.model.rowCount() == 3
     assert window.proxy.rowCount() == 3
+    assert window.model.row_for_key(opened.urls[2]) is None
+    assert window.model.row_for_key(renamed.key) == renamed
 
 
 def test_log_model_and_level_filter_pass_the_model_tester(qtmodeltester: ModelTester) -> None:

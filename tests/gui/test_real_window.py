@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageStat
 from PySide6.QtGui import QFontMetrics, QGuiApplication
 from pytestqt.qtbot import QtBot
 
@@ -32,6 +32,8 @@ from tests.gui.xserver import (
     distinct_colours,
     greenish,
 )
+from tests.server import LoopbackServer, image
+from tests.uploads import SECRET, THUMBS, picture
 
 pytestmark = pytest.mark.xvfb
 
@@ -49,7 +51,7 @@ Problems = Callable[[Image.Image], list[str]]  # what a screenshot shows wrong, 
 
 
 @dataclass
-class RunningDemo:
+class RunningWindow:
     session: XSession
     process: subprocess.Popen[bytes]
     window: str  # the X window id
@@ -59,12 +61,10 @@ class RunningDemo:
         for key in keys:
             self.session.xdotool("key", "--clearmodifiers", key)
 
-    def geometry(self) -> Box:
-        """The window's client area on the screen."""
-        values = dict(
-            line.split("=", 1)
-            for line in self.session.xdotool("getwindowgeometry", "--shell", self.window).split()
-        )
+    def geometry(self, window: str | None = None) -> Box:
+        """The client area of the window (or of another of the program's) on the screen."""
+        shell = self.session.xdotool("getwindowgeometry", "--shell", window or self.window)
+        values = dict(line.split("=", 1) for line in shell.split())
         x, y = int(values["X"]), int(values["Y"])
         return x, y, x + int(values["WIDTH"]), y + int(values["HEIGHT"])
 
@@ -83,13 +83,25 @@ def program() -> Path:
     return script
 
 
-@pytest.fixture
-def demo(qtbot: QtBot, x_server: XSession) -> Iterator[RunningDemo]:
-    """The demo window, its 24 pictures downloaded and shown in the table."""
-    log = (x_server.shots.parent / "image-refresh.log").open("w")
+def windows_named(session: XSession, title: str) -> list[str]:
+    """The X ids of the visible windows whose title starts with `title`."""
+    done = subprocess.run(
+        [binary("xdotool"), "search", "--onlyvisible", "--name", f"^{title}"],
+        env=session.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.split()
+
+
+@contextlib.contextmanager
+def program_window(qtbot: QtBot, session: XSession, *arguments: str) -> Iterator[RunningWindow]:
+    """`image-refresh ARGUMENTS...` on the X server, once its window is on the screen."""
+    log = (session.shots.parent / "image-refresh.log").open("w")
     process = subprocess.Popen(
-        [str(program()), "gui", "--demo"],
-        env=x_server.environment(),
+        [str(program()), *arguments],
+        env=session.environment(),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -97,28 +109,27 @@ def demo(qtbot: QtBot, x_server: XSession) -> Iterator[RunningDemo]:
 
     def window_found() -> bool:
         assert process.poll() is None, "the program ended before showing its window"
-        done = subprocess.run(
-            [binary("xdotool"), "search", "--onlyvisible", "--name", "^Image Refresh"],
-            env=x_server.environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        windows[:] = done.stdout.split()
+        windows[:] = windows_named(session, "Image Refresh")
         return bool(windows)
 
     try:
         qtbot.waitUntil(window_found, timeout=OPEN_TIMEOUT_MS)
-        running = RunningDemo(x_server, process, windows[-1])
-        qtbot.waitUntil(lambda: len(running.cached_files()) >= DEMO_IMAGES, timeout=OPEN_TIMEOUT_MS)
-        qtbot.waitUntil(lambda: len(table_thumbnails(x_server.screenshot())) >= 6)
-        settled(qtbot, x_server)  # every download reported: nothing else repaints the views
-        yield running
+        yield RunningWindow(session, process, windows[-1])
     finally:
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=15)
         log.close()
+
+
+@pytest.fixture
+def demo(qtbot: QtBot, x_server: XSession) -> Iterator[RunningWindow]:
+    """The demo window, its 24 pictures downloaded and shown in the table."""
+    with program_window(qtbot, x_server, "gui", "--demo") as running:
+        qtbot.waitUntil(lambda: len(running.cached_files()) >= DEMO_IMAGES, timeout=OPEN_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: len(table_thumbnails(x_server.screenshot())) >= 6)
+        settled(qtbot, x_server)  # every download reported: nothing else repaints the views
+        yield running
 
 
 def table_thumbnails(screen: Image.Image) -> list[Box]:
@@ -210,7 +221,7 @@ def blank_tiles(slots: list[Box], before: Image.Image | None = None) -> Problems
 
 
 def test_grid_paints_every_tile_after_switching_and_after_a_force_refresh(
-    qtbot: QtBot, demo: RunningDemo
+    qtbot: QtBot, demo: RunningWindow
 ) -> None:
     session = demo.session
     # Every row selected in the table first: in the grid each tile's selection fill shows where
@@ -265,7 +276,7 @@ def refreshed_rows(screen: Image.Image, table: Box) -> list[tuple[Box, int]]:
 
 
 def test_first_run_window_fits_the_screen_and_shows_the_proof_of_a_refresh(
-    qtbot: QtBot, demo: RunningDemo
+    qtbot: QtBot, demo: RunningWindow
 ) -> None:
     session = demo.session
     left, top, right, bottom = demo.geometry()
@@ -313,7 +324,7 @@ def test_first_run_window_fits_the_screen_and_shows_the_proof_of_a_refresh(
 
 
 def test_ctrl_q_closes_the_window_and_the_demo_leaves_the_users_settings_alone(
-    qtbot: QtBot, demo: RunningDemo
+    qtbot: QtBot, demo: RunningWindow
 ) -> None:
     home = demo.session.home
     demo.key("ctrl+q")
@@ -330,3 +341,145 @@ def test_ctrl_q_closes_the_window_and_the_demo_leaves_the_users_settings_alone(
     )
     assert touched == [], f"the demo wrote into the user's folders: {touched}"
     assert not list(demo.session.tmp.glob("image-refresh-demo-*")), "throwaway folder left"
+
+
+# --- an adopted uploads folder ------------------------------------------------------------------
+ADOPTED_ORIGINALS = 3
+# Before a refresh the pictures are blue, after it green (the red channel is a ramp).
+OLD_COLOUR, NEW_COLOUR = (0, 40, 200), (0, 220, 20)
+PANE_SHARE = 0.32  # of the window's width, from its right edge: the details pane and a margin
+
+
+@dataclass
+class AdoptedUploads:
+    root: Path
+    originals: list[Path]
+
+
+@pytest.fixture
+def adopted_uploads(server: LoopbackServer, x_server: XSession, tmp_path: Path) -> AdoptedUploads:
+    """Venue heroes with their thumbnails, adopted with the thumbnail rule and their keyed
+    source URLs by the program's command line, as the user on the X server."""
+    root = tmp_path / "uploads"
+    rows = ["path,url"]
+    originals = []
+    for number in range(ADOPTED_ORIGINALS):
+        folder = root / "venues" / f"hall-{number}"
+        folder.mkdir(parents=True)
+        original = folder / f"original_hero-{number}.jpg"
+        original.write_bytes(picture(OLD_COLOUR, (640, 480)))
+        (folder / f"thumb_hero-{number}.jpg").write_bytes(picture(OLD_COLOUR, (250, 250)))
+        route = f"/venues/{number}/hero-{number}.jpg"
+        url = server.route(route, image(picture(NEW_COLOUR, (800, 600))))
+        rows.append(f"{original.relative_to(root)},{url}?key={SECRET}")
+        originals.append(original)
+    export = tmp_path / "export.csv"
+    export.write_text("\n".join(rows) + "\n")
+    adopted = subprocess.run(
+        [str(program()), "adopt", str(root), "--sources", str(export), "--variant", THUMBS],
+        env=x_server.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert adopted.returncode == 0, adopted.stderr
+    return AdoptedUploads(root, originals)
+
+
+def hue(screen: Image.Image, box: Box) -> str:
+    """ "old" (blue) or "new" (green): the colour of the middle of a picture on the screen."""
+    left, top, right, bottom = box
+    middle = screen.crop(
+        (
+            (left * 3 + right) // 4,
+            (top * 3 + bottom) // 4,
+            (left + right * 3) // 4,
+            (top + bottom * 3) // 4,
+        )
+    )
+    _red, green, blue = ImageStat.Stat(middle).mean
+    return "old" if blue > green else "new"
+
+
+def details_pictures(window: RunningWindow, screen: Image.Image) -> list[Box]:
+    left, top, right, bottom = window.geometry()
+    pane = (right - int((right - left) * PANE_SHARE), top, right, bottom)
+    return boxes_of(screen, colourful, (60, 60), pane)
+
+
+def pairs_side_by_side(pictures: list[Box]) -> list[str]:
+    """Problems of pictures meant as rows of two: not side by side, not the same size."""
+    problems = []
+    for old, new in zip(pictures[::2], pictures[1::2], strict=False):
+        if abs(old[1] - new[1]) > 3 or old[2] > new[0]:
+            problems.append(f"not side by side: {old}, {new}")
+        if abs((old[2] - old[0]) - (new[2] - new[0])) > 4:
+            problems.append(f"the old picture is not as large as the new one: {old}, {new}")
+        if new[2] > SCREEN[0] or new[3] > SCREEN[1]:
+            problems.append(f"off the screen: {new}")
+    return problems
+
+
+def test_an_adopted_originals_variant_shows_old_beside_new_in_the_details_pane(
+    qtbot: QtBot, x_server: XSession, adopted_uploads: AdoptedUploads
+) -> None:
+    with program_window(qtbot, x_server, "gui", "--cache-dir", str(adopted_uploads.root)) as window:
+        qtbot.waitUntil(lambda: len(table_thumbnails(x_server.screenshot())) >= ADOPTED_ORIGINALS)
+        window.key("ctrl+Home", "Down", "Up")  # the first original, hero-0, alone
+
+        def not_as_it_is_now(screen: Image.Image) -> list[str]:
+            # The original's picture, then its thumbnail's under it: both as they are (old).
+            pictures = details_pictures(window, screen)
+            if [hue(screen, box) for box in pictures] != ["old", "old"]:
+                return [f"details pane pictures: {pictures}"]
+            original, variant = pictures
+            return [] if variant[1] > original[3] else [f"not one under the other: {pictures}"]
+
+        shown_within(qtbot, x_server, not_as_it_is_now, "adopted-variants-before")
+        x_server.saved.pop()  # not a picture for the README
+        mtimes = {path: path.stat().st_mtime for path in adopted_uploads.originals}
+        window.key("ctrl+a", "ctrl+shift+r")
+        qtbot.waitUntil(
+            lambda: all(path.stat().st_mtime != mtime for path, mtime in mtimes.items()),
+            timeout=REFRESH_TIMEOUT_MS,
+        )
+        window.key("ctrl+Home", "Down", "Up")
+
+        def not_old_beside_new(screen: Image.Image) -> list[str]:
+            # The original old beside new on top; under it its thumbnail, old beside new.
+            pictures = details_pictures(window, screen)
+            hues = [hue(screen, box) for box in pictures]
+            if hues != ["old", "new", "old", "new"]:
+                return [f"details pane pictures {pictures} read {hues}"]
+            return pairs_side_by_side(pictures)
+
+        shown_within(qtbot, x_server, not_old_beside_new, "adopted-variants")
+
+
+def test_folder_settings_of_an_adopted_folder_open_whole_on_the_screen(
+    qtbot: QtBot, x_server: XSession, adopted_uploads: AdoptedUploads
+) -> None:
+    rules_files = list(x_server.home.glob(".local/share/*/adopted/*/variant-rules.json"))
+    (rules_file,) = rules_files
+    saved = rules_file.read_bytes()
+    with program_window(qtbot, x_server, "gui", "--cache-dir", str(adopted_uploads.root)) as window:
+        qtbot.waitUntil(lambda: len(table_thumbnails(x_server.screenshot())) >= ADOPTED_ORIGINALS)
+        window.key("alt+f", "s")  # File ▸ Folder Settings…
+        dialogs: list[str] = []
+
+        def dialog_shown() -> bool:
+            dialogs[:] = windows_named(x_server, "Folder Settings")
+            return bool(dialogs)
+
+        qtbot.waitUntil(dialog_shown)
+        left, top, right, bottom = window.geometry(dialogs[0])
+        assert left >= 0 and top >= 0 and right <= SCREEN[0] and bottom <= SCREEN[1], (
+            f"the dialog at {left},{top} to {right},{bottom} is not whole on the screen"
+        )
+        assert right - left >= 500 and bottom - top >= 300
+        settled(qtbot, x_server, "folder-settings")
+        x_server.xdotool("windowactivate", "--sync", dialogs[0])
+        x_server.xdotool("key", "--clearmodifiers", "Escape")
+        qtbot.waitUntil(lambda: not windows_named(x_server, "Folder Settings"))
+    assert rules_file.read_bytes() == saved  # cancelled: the rules as they were
