@@ -28,7 +28,7 @@ from core.download_stop import (
     shut_down,
 )
 from core.models import FailureReason, RefreshError
-from core.secrets import redact, redact_text
+from core.secrets import LazyRedacted, redact, redact_text
 from core.settings import RefreshSettings
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ class HttpClient:
         final_url = response.url
         check_url(final_url)
         if response.status_code == 304 and conditional:
-            log.debug("download url=%s status=304 bytes=0 (not modified)", redact(final_url))
+            log.debug("download url=%s status=304 bytes=0 (not modified)", LazyRedacted(final_url))
             return FetchResult(final_url, 304, not_modified=True)
         if not 200 <= response.status_code < 300:
             raise RefreshError(
@@ -249,7 +249,10 @@ class HttpClient:
                 f"the body was cut short: {received} of {declared} bytes arrived",
             )
         log.debug(
-            "download url=%s status=%d bytes=%d", redact(final_url), response.status_code, received
+            "download url=%s status=%d bytes=%d",
+            LazyRedacted(final_url),
+            response.status_code,
+            received,
         )
         return FetchResult(
             final_url,

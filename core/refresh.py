@@ -34,7 +34,7 @@ from core.models import (
     Thumbnail,
 )
 from core.safety_net import CurrentFile, SafetyNet
-from core.secrets import redact
+from core.secrets import LazyRedacted, redact
 from core.settings import RefreshSettings
 from core.storage import CacheStorage, install_atomically, install_together, keep_access
 from core.validation import validate_image
@@ -113,7 +113,7 @@ class Refresher:
         key = request.key
         # One INFO record per refresh, its outcome (below); this one shows with -v at DEBUG.
         log.debug(
-            "refresh %s force_refresh=%s mode=%s", redact(key), mode.force_refresh, mode.value
+            "refresh %s force_refresh=%s mode=%s", LazyRedacted(key), mode.force_refresh, mode.value
         )
         with self.storage.image_lock(key):
             entry = self.manifest.by_key(key)

@@ -95,6 +95,19 @@ _SECRET_IN_TEXT = re.compile(
 )
 
 
+class LazyRedacted:
+    """A URL as a log record's argument: redacted when the record is written, so a DEBUG record
+    that is not written costs no redaction."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+
+    def __str__(self) -> str:
+        return redacted(self.url)
+
+
 def redact_text(text: str) -> str:
     """Any `name=value` of a secret parameter in free text (a library's message) as `***`."""
     return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}={MASK}", text)

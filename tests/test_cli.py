@@ -687,3 +687,20 @@ def test_a_batch_larger_than_the_refreshes_in_flight_is_refreshed_whole(
         assert result["action"] == "refreshed"
         assert result["before_mtime"] == before[url] < result["after_mtime"]
         assert Path(result["path"]).read_bytes() == BLUE
+
+
+def test_verbose_records_show_a_keyed_url_only_redacted(
+    server: LoopbackServer, cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = server.route("/keyed.jpg", image(RED)) + "?key=SECRET-VALUE&w=2"
+    add_json(capsys, cache_dir, url)
+
+    code, out, err = run_main(
+        capsys, "refresh", url, "--force", "-v", "--cache-dir", str(cache_dir), "--json"
+    )
+
+    assert code == 0
+    assert "DEBUG core.refresh: refresh " in err  # every step was written, at DEBUG
+    assert "DEBUG core.http_client: download url=" in err
+    assert "key=***&w=2" in err
+    assert "SECRET-VALUE" not in err + out
