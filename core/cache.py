@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -24,6 +25,7 @@ from core.settings import RefreshSettings, refreshes_in_flight, worker_process_c
 from core.storage import CacheDirError, CacheStorage
 from core.validation import IMAGE_EXTENSIONS
 from core.variants import VariantRule, load_rules, save_rules, variants_of
+from core.versions import VersionError
 from core.worker_processes import ProcessExecutor
 
 log = logging.getLogger(__name__)
@@ -201,6 +203,24 @@ class ImageCache:
 
     def history(self, entry: ImageEntry) -> list[HistoryEntry]:
         return self.manifest.history(entry)
+
+    def set_source(self, rel_path: str, url: str, category: str) -> str | None:
+        """Give the file at `rel_path` its source URL (checked by the caller); None, or why not.
+        The image's key is its URL: its kept version moves with it, so Revert still finds it."""
+        before = self.manifest.by_path(rel_path)
+        old_key = before.key if before is not None else f"path:{rel_path}"
+        with contextlib.ExitStack() as locks:
+            for key in sorted({old_key, url}):  # in one order: two calls never wait on each other
+                locks.enter_context(self.storage.image_lock(key))
+            problem = self.manifest.set_source(rel_path, url, category)
+            if problem is None and old_key != url:
+                try:
+                    self._refresher.safety.versions.move(old_key, url)
+                except VersionError as error:  # the URL is set; only Revert is affected
+                    log.error(
+                        "the kept version of %s did not follow its new URL: %s", rel_path, error
+                    )
+        return problem
 
     def remove(self, entry: ImageEntry) -> None:
         """Forget an image and delete its cached file."""

@@ -92,7 +92,7 @@ def import_sources(cache: ImageCache, rows: list[SourceRow]) -> list[dict[str, o
         if problem is None:
             problem = url_problem(row.url)
         if problem is None and rel_path is not None:
-            problem = cache.manifest.set_source(rel_path, row.url, _category(rel_path))
+            problem = cache.set_source(rel_path, row.url, _category(rel_path))
         records.append(_record(cache, row, rel_path, problem))
     return records
 
@@ -106,7 +106,7 @@ def set_source(cache: ImageCache, path: str, url: str) -> ImageEntry:
     if problem is None:
         problem = url_problem(url)
     if problem is None and rel_path is not None:
-        problem = cache.manifest.set_source(rel_path, url, _category(rel_path))
+        problem = cache.set_source(rel_path, url, _category(rel_path))
     entry = cache.manifest.by_path(rel_path) if problem is None and rel_path else None
     if entry is None:
         raise SourceRefusedError(problem or "the image is no longer in the folder")

@@ -174,6 +174,13 @@ class VersionStore:
                 )
         self._remove(row[1])
 
+    def move(self, old_key: str, new_key: str) -> None:
+        """The image's kept version follows it to its new key (its source URL was set), unless
+        the new key has one already (a removed image's, which pruning drops in time)."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM kept WHERE key = ?", (new_key,)).fetchone() is None:
+                db.execute("UPDATE kept SET key = ? WHERE key = ?", (new_key, old_key))
+
     def forget(self, key: str) -> None:
         """Drop the image's kept version (it was put back with no file to keep in its place)."""
         with self._transaction() as db:

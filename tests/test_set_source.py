@@ -128,3 +128,21 @@ def test_the_rules_of_an_adopted_folder_name_an_originals_variants(
         ]
     with ImageCache(tmp_path / "own-cache") as own:
         assert own.variant_rules == []
+
+
+def test_the_kept_version_follows_its_image_to_a_url_set_by_hand(
+    uploads: Uploads, server: LoopbackServer
+) -> None:
+    original, known = next(iter(uploads.originals.items()))
+    first = original.read_bytes()
+    moved = server.route("/moved.jpg", image(picture((200, 30, 30), (640, 480))))
+
+    with ImageCache(uploads.root) as cache:
+        entry = set_source(cache, rel(uploads, original), known)
+        refreshed = cache.refresh(entry, RefreshMode.FORCE)  # keeps the first version
+        assert refreshed.action is Action.REFRESHED and original.read_bytes() != first
+        renamed = set_source(cache, rel(uploads, original), moved)
+        reverted = cache.refresh(renamed, RefreshMode.REVERT)
+
+    assert reverted.action is Action.REVERTED, reverted.error
+    assert original.read_bytes() == first
