@@ -8,15 +8,17 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from core import cli
 from core.cache import ImageCache
 from core.executor import Backend
 from core.models import Action, FailureReason, RefreshMode, RefreshRequest
 from core.settings import RefreshSettings
 from tests.server import LoopbackServer, image, jpeg_bytes, sequence, stall
-from tests.test_cli import backdate, lower_headers
+from tests.test_cli import backdate, by_url, lower_headers, results_of, run_main
 
 OLD, NEW = jpeg_bytes((250, 10, 10)), jpeg_bytes((10, 10, 250))
 
@@ -106,3 +108,34 @@ def test_a_killed_worker_fails_its_refresh_and_loses_nothing(
         assert again.action is Action.REFRESHED, again.error
         assert path.read_bytes() == NEW
         assert cache.worker_pids() != [worker]
+
+
+def test_the_command_line_runs_a_big_batch_in_worker_processes(
+    server: LoopbackServer,
+    cache_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    count = cli.WORKER_PROCESS_MIN_TARGETS
+    urls = [server.route(f"/batch/{n}.jpg", sequence(image(OLD), image(NEW))) for n in range(count)]
+    code, out, _ = run_main(
+        capsys, "add", *urls, "--cache-dir", str(cache_dir), "--json", "--jobs", "4"
+    )
+    assert code == 0
+    added: dict[str, dict[str, Any]] = by_url(results_of(out))
+    before = {url: backdate(Path(added[url]["path"])) for url in urls}
+
+    caplog.clear()
+    code, out, _ = run_main(
+        capsys, "refresh", "--force", "--all", "--cache-dir", str(cache_dir), "--json"
+    )
+
+    assert code == 0
+    refreshed = by_url(results_of(out))
+    assert set(refreshed) == set(urls)
+    for url, result in refreshed.items():
+        assert result["action"] == "refreshed"
+        assert result["before_mtime"] == before[url] < result["after_mtime"]
+        assert Path(result["path"]).read_bytes() == NEW
+    refreshed_by = {r.process for r in caplog.records if r.getMessage().startswith("refreshed ")}
+    assert refreshed_by and os.getpid() not in refreshed_by
