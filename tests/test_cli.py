@@ -659,7 +659,15 @@ def test_a_default_cache_dir_whose_parents_do_not_exist_yet_is_created(
 def test_a_batch_larger_than_the_refreshes_in_flight_is_refreshed_whole(
     server: LoopbackServer, cache_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    count = 3 * refreshes_in_flight(4)  # refresh_many hands them out in several rounds
+    # refresh_many hands them out in several rounds; fewer than take worker processes
+    force_refresh_batch(server, cache_dir, capsys, 3 * refreshes_in_flight(4))
+
+
+def force_refresh_batch(
+    server: LoopbackServer, cache_dir: Path, capsys: pytest.CaptureFixture[str], count: int
+) -> None:
+    """`count` images added, then force-refreshed with --jobs 4 through the command line: each
+    one refreshed, with a later mtime and the server's new bytes."""
     urls = [
         server.route(f"/batch/{n}.jpg", sequence(image(RED), image(BLUE))) for n in range(count)
     ]

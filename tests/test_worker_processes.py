@@ -8,7 +8,6 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,7 +17,7 @@ from core.executor import Backend
 from core.models import Action, FailureReason, RefreshMode, RefreshRequest
 from core.settings import RefreshSettings
 from tests.server import LoopbackServer, image, jpeg_bytes, sequence, stall
-from tests.test_cli import backdate, by_url, lower_headers, results_of, run_main
+from tests.test_cli import backdate, force_refresh_batch, lower_headers
 
 OLD, NEW = jpeg_bytes((250, 10, 10)), jpeg_bytes((10, 10, 250))
 
@@ -116,26 +115,7 @@ def test_the_command_line_runs_a_big_batch_in_worker_processes(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    count = cli.WORKER_PROCESS_MIN_TARGETS
-    urls = [server.route(f"/batch/{n}.jpg", sequence(image(OLD), image(NEW))) for n in range(count)]
-    code, out, _ = run_main(
-        capsys, "add", *urls, "--cache-dir", str(cache_dir), "--json", "--jobs", "4"
-    )
-    assert code == 0
-    added: dict[str, dict[str, Any]] = by_url(results_of(out))
-    before = {url: backdate(Path(added[url]["path"])) for url in urls}
-
-    caplog.clear()
-    code, out, _ = run_main(
-        capsys, "refresh", "--force", "--all", "--cache-dir", str(cache_dir), "--json"
-    )
-
-    assert code == 0
-    refreshed = by_url(results_of(out))
-    assert set(refreshed) == set(urls)
-    for url, result in refreshed.items():
-        assert result["action"] == "refreshed"
-        assert result["before_mtime"] == before[url] < result["after_mtime"]
-        assert Path(result["path"]).read_bytes() == NEW
+    caplog.set_level(logging.INFO, logger="core")
+    force_refresh_batch(server, cache_dir, capsys, cli.WORKER_PROCESS_MIN_TARGETS)
     refreshed_by = {r.process for r in caplog.records if r.getMessage().startswith("refreshed ")}
     assert refreshed_by and os.getpid() not in refreshed_by
