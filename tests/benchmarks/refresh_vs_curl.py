@@ -326,11 +326,16 @@ def run_measured(
 
 
 def child_env(workdir: Path) -> dict[str, str]:
-    """The environment of image-refresh: its log file and user dirs inside the work folder."""
+    """The environment of image-refresh: its log file and user dirs inside the work folder, and
+    its bytecode cached there, as an installed program's is (the untimed warm-up compiles it):
+    otherwise, with PYTHONDONTWRITEBYTECODE set, every process, each worker too, would compile
+    the sources of the checkout again."""
     env = dict(os.environ)
     for variable in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         env[variable] = str(workdir / "user" / variable.lower())
     env.pop("IMAGE_REFRESH_CACHE_DIR", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     return env
 
 
