@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.benchmarks import gui_responsiveness as gr
+from tests.benchmarks import refresh_vs_curl as rvc
 
 KINDS = ("venues", "performers", "google_place_images")
 DISTINCT_PICTURES = 200  # the rest are hard links: adopting reads names and sizes, not pixels
@@ -60,10 +61,17 @@ def build_tree(root: Path, count: int) -> None:
 
 
 def adopt(root: Path, data_home: Path) -> tuple[float, float, float, str]:
-    """Wall s, CPU s and peak RSS MB of `image-refresh adopt`, and what it printed."""
+    """Wall s, CPU s and peak RSS MB of `image-refresh adopt`, and what it printed.
+
+    The peak RSS is GNU time's, exact for the program: os.wait4's ru_maxrss would count this
+    process's own size before the child's exec (see gui_responsiveness.py)."""
     env = dict(os.environ, XDG_DATA_HOME=str(data_home))
     env["XDG_STATE_HOME"] = str(data_home.parent / "state")
-    command = [str(Path(sys.executable).with_name("image-refresh")), "adopt", str(root)]
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as an installed program has it
+    env["PYTHONPYCACHEPREFIX"] = str(data_home.parent / "pycache")
+    peak = data_home.parent / f"{data_home.name}.peak-kib"
+    command = [rvc.find_gnu_time(), "-o", str(peak), "-f", "%M"]
+    command += [str(Path(sys.executable).with_name("image-refresh")), "adopt", str(root)]
     command += ["--variant", "original_:thumb_:250x250:crop"]
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
@@ -73,7 +81,8 @@ def adopt(root: Path, data_home: Path) -> tuple[float, float, float, str]:
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise gr.BenchmarkError(f"adopt failed: {said}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, said.strip()
+    peak_mb = int(peak.read_text().split()[-1]) / 1024
+    return wall, usage.ru_utime + usage.ru_stime, peak_mb, said.strip()
 
 
 def measure(count: int, rounds: int, workdir: Path) -> Figures:
