@@ -70,6 +70,7 @@ def adopt(root: Path, data_home: Path) -> tuple[float, float, float, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as an installed program has it
     env["PYTHONPYCACHEPREFIX"] = str(data_home.parent / "pycache")
     peak = data_home.parent / f"{data_home.name}.peak-kib"
+    peak.parent.mkdir(parents=True, exist_ok=True)
     command = [rvc.find_gnu_time(), "-o", str(peak), "-f", "%M"]
     command += [str(Path(sys.executable).with_name("image-refresh")), "adopt", str(root)]
     command += ["--variant", "original_:thumb_:250x250:crop"]
