@@ -207,8 +207,8 @@ class ImageCache:
     def set_source(self, rel_path: str, url: str, category: str) -> str | None:
         """Give the file at `rel_path` its source URL (checked by the caller); None, or why not.
         The image's key is its URL: its kept version moves with it, so Revert still finds it."""
-        before = self.manifest.by_path(rel_path)
-        old_key = before.key if before is not None else f"path:{rel_path}"
+        before = self.manifest.by_path(rel_path)  # none: never refreshed, nothing kept
+        old_key = before.key if before is not None else url
         with contextlib.ExitStack() as locks:
             for key in sorted({old_key, url}):  # in one order: two calls never wait on each other
                 locks.enter_context(self.storage.image_lock(key))

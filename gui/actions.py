@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QWidget
 from gui.icons import icon
 
 
-def _action(
+def make_action(
     parent: QWidget,
     text: str,
     tip: str,
@@ -59,27 +59,27 @@ class Actions:
     def create(cls, parent: QWidget) -> Actions:
         std = QKeySequence.StandardKey
         actions = cls(
-            open_folder=_action(
+            open_folder=make_action(
                 parent,
                 "&Open Folder…",
                 "Open a cache folder, or any folder of images in place",
                 "open-folder",
                 (std.Open,),
             ),
-            import_sources=_action(
+            import_sources=make_action(
                 parent,
                 "&Import Source URLs…",
                 "Give an adopted folder's images their source URLs, from a CSV or JSON export",
                 "open-folder",
             ),
-            add_urls=_action(
+            add_urls=make_action(
                 parent,
                 "&Add URLs…",
                 "Add image URLs to the cache and download them",
                 "add-urls",
                 ("Ctrl+Shift+A",),
             ),
-            preferences=_action(
+            preferences=make_action(
                 parent,
                 "&Preferences…",
                 "Concurrency, timeouts, size limit, cache folder",
@@ -88,106 +88,108 @@ class Actions:
             ),
             # Not also QKeySequence.Quit: on X11 that is Ctrl+Q too, and the two would be an
             # ambiguous shortcut that does nothing.
-            quit=_action(parent, "&Quit", "Quit Image Refresh", "quit", ("Ctrl+Q",)),
-            select_all=_action(
+            quit=make_action(parent, "&Quit", "Quit Image Refresh", "quit", ("Ctrl+Q",)),
+            select_all=make_action(
                 parent, "Select &All", "Select every image in the list", None, (std.SelectAll,)
             ),
-            copy_url=_action(
+            copy_url=make_action(
                 parent,
                 "Copy &URL",
                 "Copy the source URLs of the selected images",
                 "copy",
                 ("Ctrl+Shift+C",),
             ),
-            copy_path=_action(
+            copy_path=make_action(
                 parent,
                 "Copy &Path",
                 "Copy the file paths of the selected images",
                 "copy",
                 ("Ctrl+Alt+C",),
             ),
-            paste_urls=_action(
+            paste_urls=make_action(
                 parent, "&Paste URLs", "Add the URLs on the clipboard", "add-urls", (std.Paste,)
             ),
-            delete=_action(
+            delete=make_action(
                 parent,
                 "&Delete from Cache",
                 "Delete the selected images from the cache",
                 "delete",
                 (std.Delete,),
             ),
-            refresh=_action(
+            refresh=make_action(
                 parent,
                 "&Refresh",
                 "Download the selected images that are missing",
                 "refresh",
                 ("F5",),
             ),
-            force_refresh=_action(
+            force_refresh=make_action(
                 parent,
                 "&Force Refresh",
                 "Delete the selected images and download them again",
                 "force-refresh",
                 ("Ctrl+Shift+R", "Ctrl+F5"),
             ),
-            check_updates=_action(
+            check_updates=make_action(
                 parent,
                 "&Check for Updates",
                 "Ask the server whether the selected images changed",
                 "check-updates",
                 ("Ctrl+U",),
             ),
-            retry_failed=_action(
+            retry_failed=make_action(
                 parent,
                 "Retry &Failed",
                 "Refresh again every image whose last refresh failed",
                 "refresh",
                 ("Ctrl+Shift+F5",),
             ),
-            cancel=_action(
+            cancel=make_action(
                 parent,
                 "Ca&ncel",
                 "Cancel the running refreshes; files stay as they were",
                 "cancel",
                 ("Esc",),
             ),
-            preview=_action(
+            preview=make_action(
                 parent,
                 "Pre&view",
                 "Show the selected image large (or double-click it, or press Enter)",
             ),
-            show_in_folder=_action(
+            show_in_folder=make_action(
                 parent,
                 "Open in File &Manager",
                 "Show the selected image's folder",
                 "show-in-folder",
                 ("Ctrl+Shift+O",),
             ),
-            view_table=_action(
+            view_table=make_action(
                 parent, "&Table", "Show the images as a table", "view-table", ("Ctrl+1",)
             ),
-            view_grid=_action(
+            view_grid=make_action(
                 parent, "&Grid", "Show the images as a thumbnail grid", "view-grid", ("Ctrl+2",)
             ),
-            larger_thumbnails=_action(
+            larger_thumbnails=make_action(
                 parent,
                 "&Larger Thumbnails",
                 "Show larger pictures in the grid",
                 None,
                 ("Ctrl++", "Ctrl+="),
             ),
-            smaller_thumbnails=_action(
+            smaller_thumbnails=make_action(
                 parent,
                 "&Smaller Thumbnails",
                 "Show smaller pictures in the grid",
                 None,
                 ("Ctrl+-",),
             ),
-            show_details=_action(
+            show_details=make_action(
                 parent, "&Details Pane", "Show or hide the details pane", None, ("F9",)
             ),
-            show_log=_action(parent, "&Log", "Show or hide the log pane", None, ("Ctrl+Shift+L",)),
-            about=_action(parent, "&About Image Refresh", "Version and purpose", "about"),
+            show_log=make_action(
+                parent, "&Log", "Show or hide the log pane", None, ("Ctrl+Shift+L",)
+            ),
+            about=make_action(parent, "&About Image Refresh", "Version and purpose", "about"),
         )
         for field_name in cls.__dataclass_fields__:
             action: QAction = getattr(actions, field_name)

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from core.secrets import redact
 from core.variants import VariantRule
 from gui import cache_loading
-from gui.actions import _action
+from gui.actions import make_action
 from gui.folder_settings import FolderSettingsDialog
 from gui.rows import ImageRow
 from gui.source_url_dialog import SourceUrlDialog
@@ -36,12 +36,12 @@ class AdoptedFolderActions(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.set_source = _action(
+        self.set_source = make_action(
             window,
             "Set Source &URL…",
             "Type the URL the selected image of an adopted folder is downloaded from",
         )
-        self.folder_settings = _action(
+        self.folder_settings = make_action(
             window,
             "Folder &Settings…",
             "The derived sizes (variant rules) of the adopted folder open now",

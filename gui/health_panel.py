@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QBuffer, QIODevice, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QPixmap
 from PySide6.QtWidgets import (
     QBoxLayout,
     QComboBox,
@@ -34,8 +34,8 @@ from core.health import Health, Verdict
 from core.health_scan import SCANNED, HealthRecord
 from core.models import Action, ImageEntry, RefreshResult
 from core.reports import ReportError, check_report_path, report_rows, write_report
+from gui.actions import make_action
 from gui.health_text import HealthFilter
-from gui.icons import icon
 from gui.image_model import Column
 from gui.refresh_controller import BatchProgress
 from gui.rows import ImageRow
@@ -443,15 +443,11 @@ class HealthPanel(QObject):
 
 
 def _action(parent: QWidget, text: str, tip: str, icon_name: str, shortcut: str | None) -> QAction:
-    action = QAction(icon(icon_name), text, parent)
-    action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString()})" if shortcut else tip)
-    action.setStatusTip(tip)
-    if shortcut:
-        action.setShortcut(QKeySequence(shortcut))
+    """The window's kind of action (gui.actions), named for the tests that drive it."""
+    action = make_action(parent, text, tip, icon_name, (shortcut,) if shortcut else ())
     action.setObjectName(
         f"action_{text.replace('&', '').replace('…', '').replace(' ', '_').lower()}"
     )
-    parent.addAction(action)  # shortcuts work even when the action is only in a menu
     return action
 
 

@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from core.models import PictureChange, RefreshMode, RefreshResult
 from core.placeholders import PlaceholderList
-from gui.actions import _action
+from gui.actions import make_action
 from gui.refresh_controller import BatchProgress
 
 if TYPE_CHECKING:
@@ -35,32 +35,32 @@ class SafetyNetActions(QObject):
         super().__init__(window)
         self.window = window
         self.placeholders = PlaceholderList()
-        self.revert = _action(
+        self.revert = make_action(
             window,
             "Re&vert to Previous",
             "Put back the version the last refresh replaced (the current one is kept in turn)",
             "revert",
         )
-        self.undo = _action(
+        self.undo = make_action(
             window,
             "&Undo Last Refresh",
             "Revert the images the last refresh (or revert) replaced",
             "revert",
             (QKeySequence.StandardKey.Undo,),
         )
-        self.allow_placeholders = _action(
+        self.allow_placeholders = make_action(
             window,
             "Force Refresh, &Allowing Placeholders",
             "Force-refresh the selection and let placeholders replace the pictures, this once",
             "force-refresh",
         )
-        self.mark_placeholder = _action(
+        self.mark_placeholder = make_action(
             window,
             "&Mark as Placeholder",
             "Refresh never puts this picture (or one like it) in place of a real one, in any cache",
             "placeholder",
         )
-        self.changed_only = _action(
+        self.changed_only = make_action(
             window,
             "Only &Changed Pictures",
             "Show only the images whose last refresh changed the picture",
