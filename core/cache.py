@@ -62,10 +62,17 @@ class ImageCache:
         self._adopting = adopt  # then `adopt()` takes stock of the files, with its rules
         # the thread backend's; the process backend's workers make their own
         self._refresher = Refresher(self.storage, self.manifest, self.settings)
+        self._backend = backend
         self._executor: RefreshExecutor = (
-            ProcessExecutor(self.root, self.settings, worker_process_count(), niceness)
-            if backend is Backend.PROCESSES
-            else ThreadExecutor(self._refresher, self.settings.jobs)
+            ThreadExecutor(self._refresher, self.settings.jobs)
+            if backend is Backend.THREADS
+            else ProcessExecutor(
+                self.root,
+                self.settings,
+                worker_process_count(),
+                niceness,
+                forked=backend is Backend.FORKED_PROCESSES,
+            )
         )
 
     @property
@@ -78,6 +85,16 @@ class ImageCache:
         A damaged manifest is kept beside the new one for the user, never deleted; `rebuilt`
         then says what happened, once, for the caller to show.
         """
+        if self._backend is Backend.FORKED_PROCESSES:
+            self._executor.start()  # forked before this process opens the manifest
+        try:
+            self._open_folder()
+        except BaseException:
+            self._executor.close()  # its workers, when they started
+            raise
+        return self
+
+    def _open_folder(self) -> None:
         self.storage.open()
         try:
             try:
@@ -101,7 +118,6 @@ class ImageCache:
         except BaseException:
             self.storage.close()  # give back the temp session and its lock
             raise
-        return self
 
     def adopt(self, rules: list[VariantRule] | None = None) -> AdoptSummary:
         """Make the adopted folder's entries the image files on it now (adopting again finds

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from core import __version__, health_cli, safety_cli
 from core.cache import ImageCache
-from core.executor import Backend
+from core.executor import Backend, fork_is_safe
 from core.http_client import check_url
 from core.logging_setup import configure_logging
 from core.manifest import ManifestError
@@ -362,7 +362,8 @@ def _run(args: argparse.Namespace) -> int:
                 health_cli.reported(cache, entries, _refresh(cache, entries, args), args), args.json
             )
     # A batch big enough to repay starting them runs in worker processes, on every core.
-    with ImageCache(root, settings, backend=Backend.PROCESSES) as cache:
+    backend = Backend.FORKED_PROCESSES if fork_is_safe() else Backend.PROCESSES
+    with ImageCache(root, settings, backend=backend) as cache:
         return _report(
             health_cli.reported(cache, entries, _refresh(cache, entries, args), args), args.json
         )

@@ -5,6 +5,8 @@ those milliseconds queue for the one GIL: more threads bring no more speed, and 
 thread waits behind them. Worker processes each open the same cache folder (its manifest and file
 locks are made for several processes) and run a ThreadExecutor of their own; the caller only
 sends requests, and a reader thread per worker hands back results, progress and log records.
+Workers start fresh (spawn), or forked from the command line, whose modules they then need not
+import again (see `Backend.FORKED_PROCESSES`).
 
 The download limit is split once among the workers (8 slots, 2 workers: 4 each), so a slot passes
 from one download to the next inside a worker with no round trip to the caller. A worker that
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cancellation import Cancellation
-from core.executor import RefreshExecutor, ThreadExecutor, failed_result
+from core.executor import RefreshExecutor, ThreadExecutor, failed_result, fork_is_safe
 from core.http_client import ProgressCallback
 from core.logging_setup import CORE_LOGGER
 from core.manifest import Manifest
@@ -111,13 +113,24 @@ class ProcessExecutor(RefreshExecutor):
     """
 
     def __init__(
-        self, root: Path, settings: RefreshSettings, processes: int, niceness: int = 0
+        self,
+        root: Path,
+        settings: RefreshSettings,
+        processes: int,
+        niceness: int = 0,
+        *,
+        forked: bool = False,
     ) -> None:
+        """`forked`: fork the workers from this process instead of starting fresh ones (see
+        `Backend.FORKED_PROCESSES`)."""
         if processes < 1:
             raise ValueError("a worker pool needs at least one process")
+        if forked and not fork_is_safe():
+            raise ValueError("worker processes cannot be forked on this platform")
         self.root = root
         self.settings = settings
         self.niceness = niceness
+        self.forked = forked
         self._shares = download_shares(settings.jobs, processes)
         self._workers: list[_Worker | None] = [None] * len(self._shares)
         self._lock = threading.Lock()
@@ -194,12 +207,20 @@ class ProcessExecutor(RefreshExecutor):
         return worker
 
     def _start_worker(self, share: int) -> _Worker:
-        context = multiprocessing.get_context("spawn")  # no fork: the caller may run Qt threads
+        # A forked SQLite library would share the caller's locks on a database it has open,
+        # and break them: then the worker starts fresh (a dead worker's replacement, say).
+        fork = self.forked and not sqlite_files_open()
+        context = (
+            multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
+        )
         parent_end, child_end = context.Pipe()
+        # A forked worker holds copies of the caller's ends of the pipes: its own and the other
+        # workers'. It closes them first (see worker_main); a spawned one has none.
+        inherited = [parent_end, *(w.connection for w in self._workers if w)] if fork else []
         log_level = logging.getLogger(CORE_LOGGER).getEffectiveLevel()
         process = context.Process(
             target=worker_main,
-            args=(child_end, self.root, self.settings, log_level, self.niceness, share),
+            args=(inherited, child_end, self.root, self.settings, log_level, self.niceness, share),
             name="image-refresh-worker",
             daemon=True,
         )
@@ -209,7 +230,12 @@ class ProcessExecutor(RefreshExecutor):
         threading.Thread(
             target=self._read, args=(worker,), name="refresh-worker-reader", daemon=True
         ).start()
-        log.debug("started worker process %s with %d download slot(s)", process.pid, share)
+        log.debug(
+            "%s worker process %s with %d download slot(s)",
+            "forked" if fork else "started",
+            process.pid,
+            share,
+        )
         return worker
 
     def _send_cancel(self, worker: _Worker, cancel_id: int) -> None:
@@ -268,6 +294,23 @@ class ProcessExecutor(RefreshExecutor):
         return failed_result(request, self.root, FailureReason.UNEXPECTED, reason)
 
 
+def sqlite_files_open() -> bool:
+    """Whether this process has one of our SQLite databases open (each is a `*.sqlite3` file,
+    with its -wal and -shm beside it). Reads /proc/self/fd: Linux, where workers are forked."""
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return True  # cannot tell: assume so
+    for fd in fds:
+        try:
+            name = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed since (the listing's own)
+        if name.endswith((".sqlite3", ".sqlite3-wal", ".sqlite3-shm", ".sqlite3-journal")):
+            return True
+    return False
+
+
 # --- the worker process ---------------------------------------------------------------------
 
 
@@ -306,6 +349,7 @@ class _Outbox:
 
 
 def worker_main(
+    inherited: list[Connection],
     connection: Connection,
     root: Path,
     settings: RefreshSettings,
@@ -314,25 +358,24 @@ def worker_main(
     download_share: int,
 ) -> None:
     """The worker process: refresh what the caller asks on a ThreadExecutor with this worker's
-    share of the download slots, and answer each request as it finishes."""
+    share of the download slots, and answer each request as it finishes.
+
+    `inherited`: the caller's pipe ends a forked worker has copies of. Held, the caller's end of
+    a worker's pipe would keep that worker from hearing the caller end.
+    """
+    for copy in inherited:
+        copy.close()
     os.nice(niceness)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the caller's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked one's is the command line's
     outbox = _Outbox(connection)
     core_log = logging.getLogger(CORE_LOGGER)
     core_log.setLevel(log_level)
+    core_log.handlers.clear()  # a forked worker's copies of the caller's, whose writer is not here
     core_log.addHandler(logging.handlers.QueueHandler(outbox))  # type: ignore[arg-type]
     core_log.propagate = False
 
-    storage = CacheStorage.for_folder(root)
-    manifest = Manifest(storage.manifest_path)
-    try:
-        storage.open()
-        manifest.open()
-    except Exception as error:  # e.g. the manifest was damaged since the caller opened it
-        outbox.send(("broken", f"a worker process cannot open the cache: {error}"))
-        return
-    rules = load_rules(storage.state_dir) if storage.adopted else []
-    executor = ThreadExecutor(Refresher(storage, manifest, settings, rules), download_share)
+    opened: _OpenCache | None = None  # at the first refresh: the caller has opened it by then
     running: dict[int, tuple[Cancellation, int | None]] = {}  # task id: its cancel and id
     batches: dict[int, Cancellation] = {}  # cancel id: the batch's cancel, while it runs
     cancelled: set[int] = set()  # cancel ids already cancelled (a refresh may follow)
@@ -350,13 +393,19 @@ def worker_main(
         with contextlib.suppress(OSError):
             outbox.send(("progress", task_id, received, total))
 
-    gc.freeze()  # what is loaded now lives as long as the worker: no collector pass walks it
     while True:
         try:
             message = connection.recv()
         except (EOFError, OSError):
             message = ("stop",)  # the caller is gone
         if message[0] == "refresh":
+            if opened is None:
+                try:
+                    opened = _OpenCache.open(root, settings, download_share)
+                except Exception as error:  # e.g. the manifest was damaged since
+                    outbox.send(("broken", f"a worker process cannot open the cache: {error}"))
+                    return
+                gc.freeze()  # what is loaded now lives as long as the worker: GC skips it
             _, task_id, request, wants_progress, cancel_id = message
             with lock:
                 if cancel_id is None:
@@ -367,7 +416,7 @@ def worker_main(
                         cancel.set()
                 running[task_id] = (cancel, cancel_id)
             progress = functools.partial(report, task_id) if wants_progress else None
-            future = executor.submit(request, cancel, progress)
+            future = opened.executor.submit(request, cancel, progress)
             future.add_done_callback(functools.partial(answer, task_id))
         elif message[0] == "cancel":
             with lock:
@@ -381,8 +430,35 @@ def worker_main(
             for cancel in everything:
                 cancel.set()
             break
-    executor.close()
-    manifest.close()
-    storage.close()
+    if opened is not None:
+        opened.close()
     with contextlib.suppress(OSError):
         outbox.flush()  # what closing the cache logged
+
+
+@dataclass
+class _OpenCache:
+    """A worker's own opening of the caller's cache folder, and its executor."""
+
+    storage: CacheStorage
+    manifest: Manifest
+    executor: ThreadExecutor
+
+    @classmethod
+    def open(cls, root: Path, settings: RefreshSettings, download_share: int) -> _OpenCache:
+        storage = CacheStorage.for_folder(root)
+        manifest = Manifest(storage.manifest_path)
+        storage.open()
+        try:
+            manifest.open()
+        except BaseException:
+            storage.close()
+            raise
+        rules = load_rules(storage.state_dir) if storage.adopted else []
+        executor = ThreadExecutor(Refresher(storage, manifest, settings, rules), download_share)
+        return cls(storage, manifest, executor)
+
+    def close(self) -> None:
+        self.executor.close()
+        self.manifest.close()
+        self.storage.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.cache import ImageCache
-from core.executor import Backend
+from core.executor import Backend, fork_is_safe
 from core.settings import RefreshSettings
 from tests.server import LoopbackServer, serve
 
@@ -76,7 +76,12 @@ def cache(cache_dir: Path, fast_settings: RefreshSettings) -> Iterator[ImageCach
         yield opened
 
 
-@pytest.fixture(params=[Backend.THREADS, Backend.PROCESSES], ids=lambda backend: backend.value)
+BACKENDS = [Backend.THREADS, Backend.PROCESSES] + (
+    [Backend.FORKED_PROCESSES] if fork_is_safe() else []
+)
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda backend: backend.value)
 def backend(request: pytest.FixtureRequest) -> Backend:
     """Every promise holds whichever backend runs the refreshes."""
     return request.param  # type: ignore[no-any-return]

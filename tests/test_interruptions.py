@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from core import cli
 from core.cache import ImageCache
 from core.models import Action, FailureReason, RefreshMode
 from core.settings import RefreshSettings
@@ -54,13 +55,17 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def refreshing(cache_dir: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
-    """`refresh --force --all` running; killed, its pipes closed, if a test leaves it running."""
+def refreshing(
+    cache_dir: Path, *options: str, own_group: bool = False
+) -> Iterator[subprocess.Popen[str]]:
+    """`refresh --force --all` running; killed, its pipes closed, if a test leaves it running.
+    `own_group`: in a process group of its own, as a terminal starts a command."""
     run = subprocess.Popen(
         [str(COMMAND), "refresh", "--force", "--all", "--cache-dir", str(cache_dir), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=own_group,
     )
     try:
         yield run
@@ -138,6 +143,52 @@ def test_sigterm_ends_a_run_like_ctrl_c_with_its_own_status(
 
     assert run.returncode == 143 and took < 1.0, (took, stderr)
     assert "Traceback" not in stderr
+    assert_old_or_new_and_no_leftovers(cache_dir, paths)
+
+
+def children_of(pid: int) -> set[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return {
+        int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()
+    }
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_to_the_whole_group_ends_a_big_batch_and_its_workers_quietly(
+    signum: signal.Signals, server: LoopbackServer, cache_dir: Path
+) -> None:
+    # A big batch runs in worker processes, which a terminal's Ctrl+C or a service manager's
+    # SIGTERM reaches too: they end without a word, and the command says what happened.
+    names = [f"n{n}" for n in range(cli.WORKER_PROCESS_MIN_TARGETS)]
+    paths = cached(server, cache_dir, names)
+    server.route("/n0.jpg", silent(30))
+    for name in names[1:]:
+        server.route(f"/{name}.jpg", image(NEW))
+    server.seen.clear()
+    with refreshing(cache_dir, "--timeout", "60", own_group=True) as run:
+        wait_for(lambda: any(r.path == "/n0.jpg" for r in server.seen))
+        wait_for(lambda: paths["n1"].read_bytes() == NEW)
+        workers = children_of(run.pid)
+        assert workers
+
+        stopped_at = time.monotonic()
+        os.killpg(run.pid, signum)
+        _, stderr = run.communicate(timeout=30)
+        took = time.monotonic() - stopped_at
+
+    assert run.returncode == 128 + signum and took < 1.0, (took, stderr)
+    assert "Traceback" not in stderr and "interrupted" in stderr, stderr
+    wait_for(lambda: not any(is_running(pid) for pid in workers), timeout=10)
+    assert paths["n0"].read_bytes() == OLD
     assert_old_or_new_and_no_leftovers(cache_dir, paths)
 
 

@@ -16,6 +16,7 @@ from core.cache import ImageCache
 from core.executor import Backend
 from core.models import Action, FailureReason, RefreshMode, RefreshRequest
 from core.settings import RefreshSettings
+from tests.conftest import BACKENDS
 from tests.server import LoopbackServer, image, jpeg_bytes, sequence, stall
 from tests.test_cli import backdate, force_refresh_batch, lower_headers
 
@@ -29,11 +30,15 @@ def cached_images(server: LoopbackServer, cache: ImageCache, count: int) -> list
     return [r.path for r in results if r.path is not None]
 
 
+PROCESS_BACKENDS = [b for b in BACKENDS if b is not Backend.THREADS]
+
+
+@pytest.mark.parametrize("backend", PROCESS_BACKENDS, ids=lambda backend: backend.value)
 def test_a_batch_in_worker_processes_refreshes_like_the_caller_and_logs_to_it(
-    server: LoopbackServer, cache_dir: Path, caplog: pytest.LogCaptureFixture
+    backend: Backend, server: LoopbackServer, cache_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="core")
-    with ImageCache(cache_dir, RefreshSettings(jobs=4), backend=Backend.PROCESSES) as cache:
+    with ImageCache(cache_dir, RefreshSettings(jobs=4), backend=backend) as cache:
         paths = cached_images(server, cache, 12)
         before = {path: backdate(path) for path in paths}
         caplog.clear()
@@ -80,12 +85,13 @@ def test_a_refresh_in_a_worker_has_logged_everything_by_the_time_it_answers(
 
 
 @pytest.mark.warnings_expected  # a killed worker is logged as an ERROR
+@pytest.mark.parametrize("backend", PROCESS_BACKENDS, ids=lambda backend: backend.value)
 def test_a_killed_worker_fails_its_refresh_and_loses_nothing(
-    server: LoopbackServer, cache_dir: Path
+    backend: Backend, server: LoopbackServer, cache_dir: Path
 ) -> None:
     # One download slot: the killed worker held it, and the next refresh needs it back.
     settings = RefreshSettings(timeout=20.0, jobs=1)
-    with ImageCache(cache_dir, settings, backend=Backend.PROCESSES) as cache:
+    with ImageCache(cache_dir, settings, backend=backend) as cache:
         (path,) = cached_images(server, cache, 1)
         old_mtime_ns = path.stat().st_mtime_ns
         (entry,) = cache.entries()
