@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -300,19 +301,22 @@ class ImageCache:
             RefreshRequest(entry, mode, allow_placeholder=allow_placeholder) for entry in entries
         )
         in_flight = refreshes_in_flight(self.settings.jobs)
-        pending: set[Future[RefreshResult]] = set()
+        # Each future puts itself here when done: no wait() that watches every running one.
+        finished: queue.SimpleQueue[Future[RefreshResult]] = queue.SimpleQueue()
+        running = 0
         try:
             while True:
-                while len(pending) < in_flight and not stop.is_set():
+                while running < in_flight and not stop.is_set():
                     request = next(requests, None)
                     if request is None:
                         break
-                    pending.add(self.submit(request, cancel=stop))
-                if not pending:
+                    self.submit(request, cancel=stop).add_done_callback(finished.put)
+                    running += 1
+                if not running:
                     return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
+                future = finished.get()
+                running -= 1
+                yield future.result()
         finally:
-            if pending:
+            if running:
                 stop.set()

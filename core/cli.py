@@ -42,9 +42,9 @@ SIGNAL_GRACE = 0.6  # seconds: the longest a stop waits for running refreshes to
 INTERRUPTED = "image-refresh: interrupted; finished images are kept, the rest are untouched"
 WindowOpener = Callable[[argparse.Namespace], int]
 NETWORK_OPTIONS = ("jobs", "timeout", "max_time", "max_bytes", "retries", "kept_versions_bytes")
-# A big batch runs in worker processes: on the 1000-image force refresh they cost a tenth more
-# CPU than threads in one process (imports, pipes) but take 15-30 % less time, since threads
-# wait on each other for the GIL. Starting them costs about 0.3 s: below this it does not pay.
+# A big batch runs in worker processes, forked on Linux (see Backend.FORKED_PROCESSES): on the
+# 1000-image force refresh they cost about the CPU of threads in one process and take 15-30 %
+# less time, since threads wait on each other for the GIL. A small batch gains nothing from them.
 WORKER_PROCESS_MIN_TARGETS = 64
 
 
