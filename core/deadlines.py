@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,9 +24,14 @@ class Deadlines:
     """
 
     def __init__(self) -> None:
+        self._order = itertools.count()
+        self._start_over()
+
+    def _start_over(self) -> None:
+        """No calls due and no thread yet: as made, or in a forked child (core.worker_processes),
+        which has a copy of the parent's calls and lock but not its thread."""
         self._due: list[tuple[float, int, list[Callable[[], None] | None]]] = []
         self._changed = threading.Condition()
-        self._order = itertools.count()
         self._thread: threading.Thread | None = None
         self._wakes_at = math.inf  # when the thread looks again at what is due
 
@@ -60,3 +66,5 @@ class Deadlines:
 
 
 deadlines = Deadlines()
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=deadlines._start_over)

@@ -16,8 +16,10 @@ import pytest
 
 from core import cli
 from core.cache import ImageCache
+from core.executor import Backend
 from core.models import Action, FailureReason, RefreshMode
 from core.settings import RefreshSettings
+from tests.conftest import BACKENDS
 from tests.server import (
     LoopbackServer,
     Responder,
@@ -193,14 +195,21 @@ def test_a_signal_to_the_whole_group_ends_a_big_batch_and_its_workers_quietly(
 
 
 @pytest.mark.warnings_expected  # failed refreshes log a WARNING
+@pytest.mark.parametrize(
+    "backend",
+    [b for b in BACKENDS if b is not Backend.PROCESSES],  # a spawned worker's start would count
+    ids=lambda backend: backend.value,
+)
 def test_max_time_bounds_a_download_that_trickles_forever(
-    server: LoopbackServer, cache_dir: Path
+    backend: Backend, server: LoopbackServer, cache_dir: Path
 ) -> None:
+    # cached() downloaded in this process, whose deadline thread now runs: a worker forked from
+    # it must keep time all the same.
     paths = cached(server, cache_dir, ["drip"])
     mtime = paths["drip"].stat().st_mtime_ns
     server.route("/drip.jpg", trickle(NEW, pieces=len(NEW) // 8, pause=0.25))  # ~8 bytes at a time
     settings = RefreshSettings(timeout=5.0, max_time=1.5)
-    with ImageCache(cache_dir, settings) as cache:
+    with ImageCache(cache_dir, settings, backend=backend) as cache:
         (entry,) = cache.entries()
         started = time.monotonic()
         result = cache.refresh(entry, RefreshMode.FORCE)
