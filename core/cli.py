@@ -294,6 +294,41 @@ class StopRequested(BaseException):
         self.exit_status = exit_status
 
 
+class _Forking:
+    """Whether this process is inside os.fork: worker processes are forked (refresh, scan), and
+    a fork runs the logging module's hooks, in Python. A stop raised in one of them is printed
+    as "Exception ignored" with a traceback, and lost; so a signal that lands there is sent
+    again once the fork is over. Registered after logging's hooks: `before` runs ahead of them
+    and `after_in_parent` behind them."""
+
+    done = threading.Event()
+    done.set()
+
+    @classmethod
+    def starts(cls) -> None:
+        cls.done.clear()
+
+    @classmethod
+    def ends(cls) -> None:
+        cls.done.set()
+
+    @classmethod
+    def ends_in_child(cls) -> None:
+        cls.done = threading.Event()  # the parent's may be locked by a thread the child lacks
+        cls.done.set()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(
+        before=_Forking.starts, after_in_parent=_Forking.ends, after_in_child=_Forking.ends_in_child
+    )
+
+
+def _signal_again_after_fork(signum: int) -> None:
+    _Forking.done.wait()
+    os.kill(os.getpid(), signum)
+
+
 @contextlib.contextmanager
 def _stopped_by_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise StopRequested, which cancels the batch (its `finally`).
@@ -304,6 +339,9 @@ def _stopped_by_signals() -> Iterator[None]:
     """
 
     def stop(signum: int, _frame: object) -> None:
+        if not _Forking.done.is_set():
+            threading.Thread(target=_signal_again_after_fork, args=(signum,), daemon=True).start()
+            return
         status = 128 + signum
         threading.Thread(target=_exit_after_grace, args=(status,), daemon=True).start()
         raise StopRequested(status)

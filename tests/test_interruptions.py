@@ -16,7 +16,7 @@ import pytest
 
 from core import cli
 from core.cache import ImageCache
-from core.executor import Backend
+from core.executor import Backend, fork_is_safe
 from core.models import Action, FailureReason, RefreshMode
 from core.settings import RefreshSettings
 from tests.conftest import BACKENDS
@@ -191,6 +191,37 @@ def test_a_signal_to_the_whole_group_ends_a_big_batch_and_its_workers_quietly(
     assert "Traceback" not in stderr and "interrupted" in stderr, stderr
     wait_for(lambda: not any(is_running(pid) for pid in workers), timeout=10)
     assert paths["n0"].read_bytes() == OLD
+    assert_old_or_new_and_no_leftovers(cache_dir, paths)
+
+
+@pytest.mark.skipif(not fork_is_safe(), reason="workers are forked on Linux only")
+def test_a_stop_that_lands_while_a_worker_is_forked_still_ends_the_run_quietly(
+    server: LoopbackServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    # os.fork runs the logging module's hooks in Python. Ctrl+C is made to land there by a hook
+    # of our own, installed at start-up (sitecustomize), which runs just before logging's.
+    names = [f"n{n}" for n in range(cli.WORKER_PROCESS_MIN_TARGETS)]
+    paths = cached(server, cache_dir, names)
+    for name in names:
+        server.route(f"/{name}.jpg", image(NEW))
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os, signal\n"
+        "os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+    )
+    run = subprocess.run(
+        [str(COMMAND), "refresh", "--force", "--all", "--cache-dir", str(cache_dir)],
+        env={**os.environ, "PYTHONPATH": str(hook)},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert run.returncode == 130, run.stderr
+    assert "interrupted" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
     assert_old_or_new_and_no_leftovers(cache_dir, paths)
 
 
