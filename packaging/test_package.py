@@ -6,7 +6,8 @@ Needs root (apt-get) and Xvfb. Without --root it tests this machine (`make test-
 --root it works inside a Debian tree through chroot (`make test-cleanroom`, which prepares it): the
 program runs in there, while the web server, the X server and the checks (Pillow) run out here.
 Steps: install with apt-get; --version; what the bundle can do (fonts, Qt plugins, Pillow codecs);
-`add` then `refresh --force` of images served on 127.0.0.1, checked on disk; the demo window under
+`add` then `refresh --force` of images served on 127.0.0.1, and of a batch of 80 (which
+runs in worker processes), checked on disk; the demo window under
 xvfb-run with its screenshots checked; the time to a shown window; purge, leaving no file behind.
 """
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import startup_time
@@ -184,13 +186,13 @@ class SampleHandler(BaseHTTPRequestHandler):
     lock = threading.Lock()
 
     def do_GET(self) -> None:
-        name = self.path.lstrip("/")
+        name = urlsplit(self.path).path.lstrip("/")  # "poster.jpg?copy=3" is a poster too
         if name not in SAMPLES:
             self.send_error(404)
             return
         with self.lock:
-            self.versions[name] = self.versions.get(name, 0) + 1
-            version = self.versions[name]
+            self.versions[self.path] = self.versions.get(self.path, 0) + 1
+            version = self.versions[self.path]
         body, mime = draw_sample(name, version)
         self.send_response(200)
         self.send_header("Content-Type", mime)
@@ -245,6 +247,27 @@ def headless_refresh(machine: Machine, scratch: str) -> None:
         check(path.stat().st_mtime_ns > before[result["path"]], f"{path}: the mtime did not move")
         check(decodable(path), f"{path}: Pillow cannot decode it")
         print(f"  refreshed {path.name}: {result['before_mtime']} -> {result['after_mtime']}")
+
+
+def big_batch(machine: Machine, scratch: str) -> None:
+    """A batch of 80: the bundled program runs it in worker processes (forked on Linux)."""
+    cache = f"{scratch}/big-cache"
+    with sample_server() as base:
+        urls = [f"{base}/poster.jpg?copy={n}" for n in range(80)]
+        cli = ["--cache-dir", cache, "--json"]
+        added = json_lines(require(machine.run([PROGRAM, "add", *urls, *cli]), "add"))
+        check(len(added) == 80 and all(r["ok"] for r in added), "add: not all 80 downloaded")
+        before = {r["path"]: machine.path(r["path"]).stat().st_mtime_ns for r in added}
+        time.sleep(0.05)
+        refresh = [PROGRAM, "refresh", "--force", "--all", "--jobs", "8", *cli]
+        refreshed = json_lines(require(machine.run(refresh), "refresh --force --all"))
+    check(len(refreshed) == 80, f"refresh --force: {len(refreshed)} results of 80")
+    for result in refreshed:
+        path = machine.path(result["path"])
+        check(result["ok"] and result["action"] == "refreshed", f"refresh: {result}")
+        check(path.stat().st_mtime_ns > before[result["path"]], f"{path}: the mtime did not move")
+        check(decodable(path), f"{path}: Pillow cannot decode it")
+    print(f"  80 refreshed, each newer and decoding, in {cache}")
 
 
 def colours(path: Path) -> int:
@@ -335,6 +358,7 @@ def run_all(machine: Machine, deb: Path, startup_runs: int) -> None:
         step("image-refresh --version", lambda: version(machine))
         step("the bundle: fonts, plugins, codecs", lambda: bundle_facts(machine))
         step("add, refresh --force from 127.0.0.1", lambda: headless_refresh(machine, scratch))
+        step("a batch of 80 in worker processes", lambda: big_batch(machine, scratch))
         step("gui --screenshot (demo) under xvfb-run", lambda: demo_screenshots(machine, scratch))
         step(
             "image-refresh and image-refresh gui --demo, no display",
