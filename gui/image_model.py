@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
@@ -485,9 +485,11 @@ class StatusCounts:
     not_refreshed: int = 0
 
 
-def _with_state(row: ImageRow, state: RowState) -> ImageRow:
-    return replace(row, state=state, bytes_received=0)
+def _with_state(row: ImageRow, state: RowState, received: int = 0) -> ImageRow:
+    # Not dataclasses.replace, which looks the fields up on every call: a Select All and
+    # Force Refresh marks 1,000 rows at once on the GUI thread (~10 ms against ~2 ms).
+    return ImageRow(row.entry, row.path, row.file, state, row.result, received)
 
 
 def _with_progress(row: ImageRow, received: int) -> ImageRow:
-    return replace(row, state=RowState.RUNNING, bytes_received=received)
+    return _with_state(row, RowState.RUNNING, received)
