@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from core.naming import url_hash
 from core.sqlite_transactions import immediate_transaction
 
@@ -224,10 +226,13 @@ class VersionStore:
         try:
             if db is None:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.folder / INDEX_NAME, timeout=30, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
+                # Threads and workers that open a new index at the same moment take turns: while
+                # one switches it to WAL, SQLite fails the others at once ("database is locked").
+                with FileLock(self.folder / f"{INDEX_NAME}.lock"):
+                    db = sqlite3.connect(self.folder / INDEX_NAME, timeout=30, isolation_level=None)
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("PRAGMA synchronous=NORMAL")
+                    db.executescript(_SCHEMA)
                 self._local.db = db
             yield db
         except (sqlite3.Error, OSError) as error:
