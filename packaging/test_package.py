@@ -229,45 +229,41 @@ def decodable(path: Path) -> bool:
     return True
 
 
-def headless_refresh(machine: Machine, scratch: str) -> None:
-    cache = f"{scratch}/cache"
-    with sample_server() as base:
-        urls = [f"{base}/{name}" for name in SAMPLES]
-        cli = [PROGRAM, "--cache-dir", cache, "--json"]
-        added = json_lines(require(machine.run([*cli[:1], "add", *urls, *cli[1:]]), "add"))
-        check(len(added) == len(SAMPLES) and all(r["ok"] for r in added), f"add: {added}")
-        before = {r["path"]: machine.path(r["path"]).stat().st_mtime_ns for r in added}
-        time.sleep(0.05)
-        refresh = [PROGRAM, "refresh", "--force", "--all", *cli[1:]]
-        refreshed = json_lines(require(machine.run(refresh), "refresh --force --all"))
-    check(len(refreshed) == len(SAMPLES), f"refresh --force: {len(refreshed)} results")
+def add_and_force_refresh(
+    machine: Machine, cache: str, urls: list[str], *options: str
+) -> list[dict[str, Any]]:
+    """`add` the URLs, then `refresh --force --all`: each refreshed, newer and decoding."""
+    cli = ["--cache-dir", cache, "--json"]
+    added = json_lines(require(machine.run([PROGRAM, "add", *urls, *cli]), "add"))
+    check(len(added) == len(urls) and all(r["ok"] for r in added), f"add: {added}")
+    before = {r["path"]: machine.path(r["path"]).stat().st_mtime_ns for r in added}
+    time.sleep(0.05)
+    refresh = [PROGRAM, "refresh", "--force", "--all", *options, *cli]
+    refreshed = json_lines(require(machine.run(refresh), "refresh --force --all"))
+    check(len(refreshed) == len(urls), f"refresh --force: {len(refreshed)} of {len(urls)} results")
     for result in refreshed:
         path = machine.path(result["path"])
         check(result["ok"] and result["action"] == "refreshed", f"refresh: {result}")
         check(path.stat().st_mtime_ns > before[result["path"]], f"{path}: the mtime did not move")
         check(decodable(path), f"{path}: Pillow cannot decode it")
-        print(f"  refreshed {path.name}: {result['before_mtime']} -> {result['after_mtime']}")
+    return refreshed
+
+
+def headless_refresh(machine: Machine, scratch: str) -> None:
+    with sample_server() as base:
+        urls = [f"{base}/{name}" for name in SAMPLES]
+        refreshed = add_and_force_refresh(machine, f"{scratch}/cache", urls)
+    for result in refreshed:
+        name = Path(result["path"]).name
+        print(f"  refreshed {name}: {result['before_mtime']} -> {result['after_mtime']}")
 
 
 def big_batch(machine: Machine, scratch: str) -> None:
     """A batch of 80: the bundled program runs it in worker processes (forked on Linux)."""
-    cache = f"{scratch}/big-cache"
     with sample_server() as base:
         urls = [f"{base}/poster.jpg?copy={n}" for n in range(80)]
-        cli = ["--cache-dir", cache, "--json"]
-        added = json_lines(require(machine.run([PROGRAM, "add", *urls, *cli]), "add"))
-        check(len(added) == 80 and all(r["ok"] for r in added), "add: not all 80 downloaded")
-        before = {r["path"]: machine.path(r["path"]).stat().st_mtime_ns for r in added}
-        time.sleep(0.05)
-        refresh = [PROGRAM, "refresh", "--force", "--all", "--jobs", "8", *cli]
-        refreshed = json_lines(require(machine.run(refresh), "refresh --force --all"))
-    check(len(refreshed) == 80, f"refresh --force: {len(refreshed)} results of 80")
-    for result in refreshed:
-        path = machine.path(result["path"])
-        check(result["ok"] and result["action"] == "refreshed", f"refresh: {result}")
-        check(path.stat().st_mtime_ns > before[result["path"]], f"{path}: the mtime did not move")
-        check(decodable(path), f"{path}: Pillow cannot decode it")
-    print(f"  80 refreshed, each newer and decoding, in {cache}")
+        add_and_force_refresh(machine, f"{scratch}/big-cache", urls, "--jobs", "8")
+    print("  80 refreshed, each newer and decoding")
 
 
 def colours(path: Path) -> int:
