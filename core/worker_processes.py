@@ -402,7 +402,7 @@ def worker_main(
             if opened is None:
                 try:
                     opened = _OpenCache.open(root, settings, download_share)
-                except Exception as error:  # e.g. the manifest was damaged since
+                except Exception as error:  # e.g. a manifest damaged since the caller's open
                     outbox.send(("broken", f"a worker process cannot open the cache: {error}"))
                     return
                 gc.freeze()  # what is loaded now lives as long as the worker: GC skips it
