@@ -154,6 +154,7 @@ class ImageCache:
     def close(self) -> None:
         self._executor.close()
         self.manifest.close()
+        self._refresher.safety.versions.close()
         self.storage.close()
 
     def __enter__(self) -> ImageCache:

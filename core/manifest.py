@@ -18,6 +18,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from core.models import HistoryEntry, ImageEntry
+from core.sqlite_connections import ThreadConnections, connect
 from core.sqlite_transactions import immediate_transaction
 
 SCHEMA_VERSION = 1
@@ -114,13 +115,10 @@ def _disk_full(path: Path) -> bool:
 class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
         self._write_lock = threading.Lock()
-        # Every thread's connection, so that close() closes them all: one left open keeps the
-        # files open after the cache is closed (and a worker is then not forked, see
-        # core.worker_processes). A thread whose connection was closed opens a new one.
-        self._connections: set[sqlite3.Connection] = set()
-        self._connections_lock = threading.Lock()
+        self._connections = ThreadConnections(
+            lambda: connect(self.path, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+        )
 
     def open(self) -> bool:
         """Create or check the manifest; return True if this call created its tables.
@@ -174,44 +172,19 @@ class Manifest:
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection, opened once and kept (opening one costs more than a query)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None or db not in self._connections:
-            try:
-                # used by this thread only; close() closes it from another once it is done
-                db = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
-                )
-            except sqlite3.Error as error:
-                raise _describe_failure(self.path, error) from error
-            self._local.db = db
-            self._local.configured = False
-            with self._connections_lock:
-                self._connections.add(db)
         try:
-            if not self._local.configured:
-                db.execute("PRAGMA foreign_keys=ON")
-                db.execute("PRAGMA synchronous=NORMAL")
-                self._local.configured = True
+            db = self._connections.get()
+        except sqlite3.Error as error:
+            raise _describe_failure(self.path, error) from error
+        try:
             yield db
         except sqlite3.DatabaseError as error:
-            self._close_own()
+            self._connections.close_own()
             raise _describe_failure(self.path, error) from error
 
     def close(self) -> None:
         """Close every thread's connection: call it once the threads are done with it."""
-        with self._connections_lock:
-            connections, self._connections = self._connections, set()
-        for db in connections:
-            db.close()
-
-    def _close_own(self) -> None:
-        """Close the calling thread's connection, after an error (the next use opens one)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        self._local.db = None
-        if db is not None:
-            with self._connections_lock:
-                self._connections.discard(db)
-            db.close()
+        self._connections.close_all()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

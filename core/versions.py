@@ -22,7 +22,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from core.naming import url_hash
+from core.sqlite_connections import ThreadConnections, connect
 from core.sqlite_transactions import immediate_transaction
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class VersionStore:
     def __init__(self, folder: Path, max_bytes: int) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
-        self._local = threading.local()
+        self._connections = ThreadConnections(self._open_index)
         self._ready = False
 
     # --- reading -------------------------------------------------------------------------------
@@ -220,23 +220,22 @@ class VersionStore:
             log.warning("cannot delete the kept version %s: %s", self.folder / name, error)
 
     # --- the index -----------------------------------------------------------------------------
+    def _open_index(self) -> sqlite3.Connection:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Threads and workers that open a new index at the same moment take turns: while one
+        # switches it to WAL, SQLite fails the others at once ("database is locked").
+        with FileLock(self.folder / f"{INDEX_NAME}.lock"):
+            return connect(
+                self.folder / INDEX_NAME,
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; {_SCHEMA}",
+            )
+
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
         try:
-            if db is None:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                # Threads and workers that open a new index at the same moment take turns: while
-                # one switches it to WAL, SQLite fails the others at once ("database is locked").
-                with FileLock(self.folder / f"{INDEX_NAME}.lock"):
-                    db = sqlite3.connect(self.folder / INDEX_NAME, timeout=30, isolation_level=None)
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.execute("PRAGMA synchronous=NORMAL")
-                    db.executescript(_SCHEMA)
-                self._local.db = db
-            yield db
+            yield self._connections.get()
         except (sqlite3.Error, OSError) as error:
-            self.close()
+            self._connections.close_own()
             raise VersionError(
                 f"the kept versions in {self.folder} cannot be used: {error}"
             ) from error
@@ -247,11 +246,8 @@ class VersionStore:
             yield db
 
     def close(self) -> None:
-        """Close the calling thread's connection."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            self._local.db = None
-            db.close()
+        """Close every thread's connection: call it once the threads are done with it."""
+        self._connections.close_all()
 
 
 @dataclass

@@ -19,9 +19,9 @@ from gui.rows import FileFacts, ImageRow, VariantFile
 
 log = logging.getLogger("core.gui")
 # The workers' CPU priority under the window's. At 5 the GUI thread, woken by a timer or an
-# event, waited behind them for a core: during a 1000-image refresh its worst pauses were
-# 55-97 ms, most of it waiting (it ran 3-15 ms of them). At 19 the pauses after the first click
-# are at most 38 ms, and the batch takes as long (gui_responsiveness, 2 cores).
+# event, waited behind them for a core: during a 1000-image refresh its worst pauses after the
+# first click were 35-82 ms, of which it ran 3-25 ms. At 19 they are at most 38 ms, and the
+# batch takes as long (gui_responsiveness, 2 cores).
 WORKER_NICENESS = 19
 
 

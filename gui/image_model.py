@@ -487,7 +487,7 @@ class StatusCounts:
 
 def _with_state(row: ImageRow, state: RowState, received: int = 0) -> ImageRow:
     # Not dataclasses.replace, which looks the fields up on every call: a Select All and
-    # Force Refresh marks 1,000 rows at once on the GUI thread (~10 ms against ~2 ms).
+    # Force Refresh marks 1,000 rows at once on the GUI thread (5 ms against 2.5 ms).
     return ImageRow(row.entry, row.path, row.file, state, row.result, received)
 
 

@@ -22,11 +22,9 @@ def test_threads_opening_a_new_index_at_once_all_get_it(tmp_path: Path) -> None:
 
         def first_use(store: VersionStore = store, start: threading.Barrier = start) -> int:
             start.wait()
-            try:
-                return store.total_bytes()
-            finally:
-                store.close()
+            return store.total_bytes()
 
         with ThreadPoolExecutor(THREADS) as pool:
             totals = list(pool.map(lambda _: first_use(), range(THREADS)))
+        store.close()
         assert totals == [0] * THREADS, round_
